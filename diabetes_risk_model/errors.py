@@ -1,0 +1,207 @@
+"""Every exception this package raises on purpose.
+
+One root, :class:`DiabetesRiskModelError`, so a caller can catch "anything
+this package refused" in one place, and one branch per stage of the story
+(configuration, data, storage, verification). Each exception carries its
+context as attributes (the member, the field, the expected and found value)
+so callers and log lines never need to parse messages.
+
+Messages never contain key material or unverified bytes: only names that
+the package itself chose (member names after they passed the archive name
+checks, field names, key ids) and lengths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DiabetesRiskModelError(Exception):
+    """Root of every error raised by this package on purpose."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- configuration -----------------------------------------------------------
+
+
+class ConfigurationError(DiabetesRiskModelError):
+    """A setting is missing or malformed (never contains the setting's value)."""
+
+
+class MissingEnvironmentVariable(ConfigurationError):
+    """A `${NAME}` placeholder or a required variable is not set."""
+
+    def __init__(self, name: str, purpose: str = "") -> None:
+        detail = f" ({purpose})" if purpose else ""
+        super().__init__(f"environment variable {name} is not set{detail}", name=name)
+        self.name = name
+
+
+# -- training data -----------------------------------------------------------
+
+
+class DataError(DiabetesRiskModelError):
+    """The training data could not be found or does not have the expected shape."""
+
+
+class DataNotFound(DataError):
+    """Neither a local CSV nor Kaggle credentials are available."""
+
+
+class SchemaMismatch(DataError):
+    """Columns are missing or unexpected."""
+
+    def __init__(self, missing: list[str], unexpected: list[str]) -> None:
+        parts = []
+        if missing:
+            parts.append("missing columns: " + ", ".join(missing))
+        if unexpected:
+            parts.append("unexpected columns: " + ", ".join(unexpected))
+        super().__init__("; ".join(parts), missing=missing, unexpected=unexpected)
+        self.missing = missing
+        self.unexpected = unexpected
+
+
+# -- storage -----------------------------------------------------------------
+
+
+class StorageError(DiabetesRiskModelError):
+    """The model store refused or failed an operation."""
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot be reached right now; retrying may help."""
+
+
+class StorageAccessDenied(StorageError):
+    """The store answered but refused the credentials; retrying will not help."""
+
+
+class BucketNotFound(StorageError):
+    """The bucket does not exist."""
+
+
+class ObjectNotFound(StorageError):
+    """The bucket exists but the object does not."""
+
+
+# -- verification ------------------------------------------------------------
+
+
+class VerificationError(DiabetesRiskModelError):
+    """A package, manifest or pickle was refused. Like itsdangerous' BadData."""
+
+
+class BadSignature(VerificationError):
+    """The signature does not match the signed bytes under the named key."""
+
+
+class UnknownKey(VerificationError):
+    """The manifest names a key id the keyring does not hold."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"unknown key id {key_id!r}", key_id=key_id)
+        self.key_id = key_id
+
+
+class RetiredKey(VerificationError):
+    """The manifest names a key that has been retired."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"key {key_id!r} is retired", key_id=key_id)
+        self.key_id = key_id
+
+
+class UnsafeArchive(VerificationError):
+    """The zip is malformed, not canonical, or over a safety limit."""
+
+
+class MemberSetMismatch(VerificationError):
+    """The archive's members are not exactly the manifest's members."""
+
+    def __init__(self, missing: list[str], unexpected: list[str]) -> None:
+        parts = []
+        if missing:
+            parts.append("missing members: " + ", ".join(missing))
+        if unexpected:
+            parts.append("unexpected members: " + ", ".join(unexpected))
+        super().__init__("; ".join(parts), missing=missing, unexpected=unexpected)
+        self.missing = missing
+        self.unexpected = unexpected
+
+
+class MissingMember(MemberSetMismatch):
+    """A member listed in the manifest is not in the archive."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(missing, [])
+
+
+class UnexpectedMember(MemberSetMismatch):
+    """The archive holds a member the manifest does not list."""
+
+    def __init__(self, unexpected: list[str]) -> None:
+        super().__init__([], unexpected)
+
+
+class DigestMismatch(VerificationError):
+    """A member's bytes do not match the manifest's digest or size."""
+
+    def __init__(self, member: str, what: str = "sha256") -> None:
+        super().__init__(f"member {member!r}: {what} does not match the manifest", member=member)
+        self.member = member
+
+
+class BindingMismatch(VerificationError):
+    """The manifest is valid but for another model, version or parameters version."""
+
+    def __init__(self, field: str, expected: object, found: object) -> None:
+        super().__init__(
+            f"{field}: expected {expected!r}, found {found!r}",
+            field=field,
+            expected=expected,
+            found=found,
+        )
+        self.field = field
+        self.expected = expected
+        self.found = found
+
+
+class Expired(VerificationError):
+    """The manifest's expiry time has passed."""
+
+
+class Rollback(VerificationError):
+    """The manifest's sequence number is below the configured minimum."""
+
+    def __init__(self, sequence: int, minimum: int) -> None:
+        super().__init__(
+            f"sequence {sequence} is below the minimum {minimum} (rollback refused)",
+            sequence=sequence,
+            minimum=minimum,
+        )
+        self.sequence = sequence
+        self.minimum = minimum
+
+
+class UnsafePickle(VerificationError):
+    """The pickle imports something outside the allow-list."""
+
+    def __init__(self, module: str, name: str) -> None:
+        super().__init__(f"pickle refers to {module}.{name}, which is not allowed", module=module, name=name)
+        self.module = module
+        self.name = name
+
+
+# -- prediction --------------------------------------------------------------
+
+
+class PredictionError(DiabetesRiskModelError):
+    """A prediction request could not be served."""

@@ -1,0 +1,71 @@
+"""What the rest of the package needs from a model store, and nothing more.
+
+Two implementations stand behind it: :class:`~.minio_store.MinioStore` (S3,
+what deployments use) and :class:`~.local.LocalStore` (a directory, the
+embedded default that lets the whole path run with no server).
+
+Both write atomically: a download lands in a temporary file beside the
+destination and is renamed into place only when complete, so a failed or
+interrupted transfer never leaves a half-written package where a verifier
+might read it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class ModelStore(Protocol):
+    """A bucket of model packages addressed by object name."""
+
+    bucket: str
+
+    def upload(self, path: Path, object_name: str, progress: bool = False) -> None:
+        """Store the file at *path* as *object_name*, creating the bucket if it is missing."""
+
+    def download(self, object_name: str, destination: Path) -> Path:
+        """Stream *object_name* into *destination* (atomically) and return it."""
+
+    def exists(self, object_name: str) -> bool:
+        """Whether *object_name* is in the bucket."""
+
+    def list(self) -> list[str]:
+        """Object names in the bucket, sorted."""
+
+
+def validate_object_name(object_name: str) -> str:
+    """Refuse object names that could escape a bucket directory or confuse S3 clients."""
+    from diabetes_risk_model.errors import StorageError
+
+    if (
+        not object_name
+        or object_name.startswith("/")
+        or "\\" in object_name
+        or any(part in ("", ".", "..") for part in object_name.split("/"))
+        or any(ord(ch) < 32 for ch in object_name)
+    ):
+        raise StorageError(f"invalid object name {object_name!r}", object_name=object_name)
+    return object_name
+
+
+@contextmanager
+def atomic_writer(destination: Path) -> Iterator[BinaryIO]:
+    """Yield a file that replaces *destination* only if the block finishes without error."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, destination)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

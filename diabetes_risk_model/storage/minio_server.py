@@ -1,0 +1,139 @@
+"""Run a real MinIO server process on loopback, for development and tests.
+
+MinIO's community edition ships as source; ``scripts/build_minio.sh`` builds
+the pinned version with ``go install`` into a cache outside the repository.
+This module finds that binary, starts it on ``127.0.0.1`` with a data
+directory and a free port, waits until it reports ready, and stops it.
+Nothing here is used by the service at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diabetes_risk_model.errors import ConfigurationError, StorageUnavailable
+
+DEFAULT_TOOLS_DIR = Path.home() / ".cache" / "drm-tools"
+
+
+def find_minio_binary() -> Path:
+    """``$MINIO_BIN``, else ``$DRM_TOOLS/bin/minio``, else ``minio`` on PATH."""
+    candidates = []
+    if os.environ.get("MINIO_BIN"):
+        candidates.append(Path(os.environ["MINIO_BIN"]))
+    tools = Path(os.environ.get("DRM_TOOLS", str(DEFAULT_TOOLS_DIR)))
+    candidates.append(tools / "bin" / "minio")
+    on_path = shutil.which("minio")
+    if on_path:
+        candidates.append(Path(on_path))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise ConfigurationError(
+        "MinIO server binary not found (set MINIO_BIN, or run scripts/build_minio.sh to build it with go install)"
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class MinioServer:
+    """One MinIO process. ``start()`` and ``stop()`` may be called repeatedly; port and data persist."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    access_key: str = field(default_factory=lambda: "drm-" + secrets.token_hex(6))
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    binary: Path = field(default_factory=find_minio_binary)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    def start(self, timeout: float = 60.0) -> MinioServer:
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(
+            MINIO_ROOT_USER=self.access_key,
+            MINIO_ROOT_PASSWORD=self.secret_key,
+            MINIO_BROWSER="off",
+            MINIO_UPDATE="off",
+            MINIO_CI_CD="1",
+        )
+        log_path = self.log_path or self.data_dir.parent / f"minio-{self.port}.log"
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our binary
+                [
+                    str(self.binary),
+                    "server",
+                    str(self.data_dir),
+                    "--address",
+                    self.endpoint,
+                    "--console-address",
+                    f"127.0.0.1:{free_port()}",
+                    "--quiet",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"{self.url}/minio/health/ready"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise StorageUnavailable(f"MinIO exited with code {self.process.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback http
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise StorageUnavailable(f"MinIO did not become ready on {self.endpoint} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def __enter__(self) -> MinioServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,44 @@
+"""Fixtures shared by every test area: a real MinIO server and the real training data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from diabetes_risk_model.storage.minio_server import MinioServer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+DATA_FILE_NAME = "diabetes_binary_5050split_health_indicators_BRFSS2015.csv"
+
+
+@pytest.fixture
+def minio_server(tmp_path: Path) -> Iterator[MinioServer]:
+    """A real MinIO on 127.0.0.1 with a temp data dir and a free port, stopped afterwards."""
+    server = MinioServer(data_dir=tmp_path / "minio-data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def diabetes_csv() -> Path:
+    """The real CSV: $DIABETES_DATA, else ../shared/data/. Missing data is a failure, not a skip."""
+    path = Path(os.environ.get("DIABETES_DATA") or SHARED / "data" / DATA_FILE_NAME)
+    if not path.is_file():
+        pytest.fail(f"training data not found at {path}; set DIABETES_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def compat_package() -> Path:
+    """The original design's published package (an external test vector; never unpickled)."""
+    path = SHARED / "compat" / "diabetes_risk_model-0.1.0-2023_03_17.zip"
+    if not path.is_file():
+        pytest.fail(f"compat package not found at {path}")
+    return path

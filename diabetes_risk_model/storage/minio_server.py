@@ -85,7 +85,7 @@ class MinioServer:
         log_path = self.log_path or self.data_dir.parent / f"minio-{self.port}.log"
         self.log_path = log_path
         with log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our binary
+            self.process = subprocess.Popen(
                 [
                     str(self.binary),
                     "server",

@@ -96,11 +96,13 @@ class MinioStore:
             yield
         except S3Error as exc:
             if exc.code == "NoSuchBucket":
-                raise BucketNotFound(f"{what}: bucket {self.bucket!r} does not exist at {self.endpoint}", **context)
+                raise BucketNotFound(
+                    f"{what}: bucket {self.bucket!r} does not exist at {self.endpoint}", **context
+                ) from None
             if exc.code in ("NoSuchKey", "NoSuchObject"):
-                raise ObjectNotFound(f"{what}: object not found: {where}", **context)
+                raise ObjectNotFound(f"{what}: object not found: {where}", **context) from None
             if exc.code in _DENIED:
-                raise StorageAccessDenied(f"{what}: access denied by {self.endpoint} ({exc.code})", **context)
+                raise StorageAccessDenied(f"{what}: access denied by {self.endpoint} ({exc.code})", **context) from None
             raise StorageError(f"{what}: {where} answered {exc.code}", **context) from None
         except ServerError as exc:
             raise StorageUnavailable(

@@ -147,3 +147,37 @@ def test_store_from_env(tmp_path: Path) -> None:
         store_from_env({})
     with pytest.raises(ConfigurationError, match="MINIO_SECURE"):
         store_from_env({"MINIO_URL": "minio:9000", "MINIO_SECURE": "maybe"})
+
+
+def test_storage_cli_round_trip_and_one_line_errors(minio_server: MinioServer, payload: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = dict(
+        os.environ,
+        MINIO_URL=minio_server.endpoint,
+        MINIO_ACCESS_KEY=minio_server.access_key,
+        MINIO_SECRET_KEY=minio_server.secret_key,
+    )
+
+    def cli(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "diabetes_risk_model.storage", *args],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    up = cli("upload", str(payload), "--object", OBJECT)
+    assert up.returncode == 0, up.stderr
+    assert cli("list").stdout.split() == [OBJECT]
+    down = cli("download", OBJECT, str(tmp_path / "back.zip"))
+    assert down.returncode == 0 and (tmp_path / "back.zip").read_bytes() == payload.read_bytes()
+
+    missing = cli("download", "nope.zip", str(tmp_path / "nope.zip"))
+    assert missing.returncode == 1
+    assert missing.stderr.count("\n") == 1 and missing.stderr.startswith("error: ") and "nope.zip" in missing.stderr
+    denied = cli("list", MINIO_SECRET_KEY="wrong-secret-value")
+    assert denied.returncode == 1 and "access denied" in denied.stderr
+    assert "wrong-secret-value" not in denied.stderr and minio_server.secret_key not in denied.stderr

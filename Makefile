@@ -1,0 +1,95 @@
+# Every step an operator or developer runs. `make help` lists them.
+# Area-specific targets live in make/*.mk (training, service, kube) and are included below.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PYTHON      := $(VENV)/bin/python
+PIP         := $(PYTHON) -m pip
+BOOTSTRAP_PYTHON ?= python3.11
+DRM_TOOLS   ?= $(HOME)/.cache/drm-tools
+MINIO_BIN   ?= $(DRM_TOOLS)/bin/minio
+DIABETES_DATA ?= data/diabetes_binary_5050split_health_indicators_BRFSS2015.csv
+KEYS_DIR    ?= .keys
+PYTEST_ARGS ?=
+export DRM_TOOLS MINIO_BIN DIABETES_DATA
+
+INSTALL_STAMP := $(VENV)/.installed
+
+.PHONY: help
+help: ## List every target with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# -- environment -----------------------------------------------------------------------------
+
+$(INSTALL_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@command -v $(BOOTSTRAP_PYTHON) >/dev/null || { echo "error: $(BOOTSTRAP_PYTHON) not found (pycaret 3.3.2 needs Python 3.11)"; exit 1; }
+	@echo "+ $(BOOTSTRAP_PYTHON) -m venv $(VENV) && pip install -r requirements.txt -r requirements-dev.txt"
+	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@$(PIP) install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+.PHONY: install
+install: $(INSTALL_STAMP) ## Create .venv and install the pinned packages (training, service, tests)
+
+.PHONY: lock
+lock: ## Re-resolve requirements*.txt from the *.in files (needs PyPI)
+	PYTHON=$(PYTHON) bash scripts/lock.sh
+
+.PHONY: minio
+minio: ## Build the pinned MinIO server from source with go install (cached outside the repo)
+	@bash scripts/build_minio.sh
+
+.PHONY: deploy-tools
+deploy-tools: ## Build kubeconform and helm with go install and fetch offline schemas (cached)
+	@bash scripts/install_deploy_tools.sh
+
+# -- the main job ------------------------------------------------------------------------------
+
+.PHONY: run
+run: install minio ## End to end: key, fast training, sign, package, publish, serve, one prediction
+	@$(PYTHON) scripts/run_local.py --keys-dir $(KEYS_DIR)
+
+.PHONY: keygen
+keygen: install ## Generate a development Ed25519 signing keyring in .keys/ (git-ignored)
+	@$(PYTHON) scripts/run_local.py --keys-dir $(KEYS_DIR) --only-keys
+
+.PHONY: verify
+verify: install ## Verify a package: make verify PACKAGE=path/to.zip (keys from the environment)
+	@test -n "$${PACKAGE:-}" || { echo "error: set PACKAGE=path/to/package.zip"; exit 2; }
+	$(PYTHON) -m diabetes_risk_model verify "$$PACKAGE"
+
+# -- checks ------------------------------------------------------------------------------------
+
+.PHONY: test
+test: install minio deploy-tools ## Run the whole suite: unit, real-MinIO integration, service, notebook, deployment
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## ruff on our package, tests, benchmarks and scripts
+	$(PYTHON) -m ruff check diabetes_risk_model tests benchmarks scripts
+
+.PHONY: typecheck
+typecheck: install ## mypy on our package
+	$(PYTHON) -m mypy
+
+.PHONY: security
+security: install ## bandit on our package (tests excluded)
+	$(PYTHON) -m bandit -q -r diabetes_risk_model -c pyproject.toml
+
+.PHONY: check
+check: lint typecheck security test ## Everything CI runs
+
+.PHONY: bench
+bench: install ## Run the benchmarks (verification throughput, service load)
+	$(PYTHON) benchmarks/bench_verify.py
+	$(PYTHON) benchmarks/bench_service.py
+
+.PHONY: clean
+clean: ## Remove build outputs and local runs (keeps .venv, .keys and the tool cache)
+	rm -rf artifacts .run .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+
+-include make/*.mk

@@ -33,7 +33,12 @@ from diabetes_risk_model.errors import DiabetesRiskModelError  # noqa: E402
 
 RUN_DIR = REPO / ".run"
 QUALIFIED_NAME = "diabetes_risk_model"
-EXAMPLE_INPUT = {"body_mass_index": 32, "general_health": "FAIR", "age": "SIXTY_TO_SIXTY_FOUR", "income": "LESS_THAN_10K"}
+EXAMPLE_INPUT = {
+    "body_mass_index": 32,
+    "general_health": "FAIR",
+    "age": "SIXTY_TO_SIXTY_FOUR",
+    "income": "LESS_THAN_10K",
+}
 
 
 def say(message: str) -> None:
@@ -100,7 +105,9 @@ def train(env: dict[str, str], output: Path) -> Path:
     if env.get("DIABETES_DATA"):
         cmd += ["--data", env["DIABETES_DATA"]]
     subprocess.run(cmd, cwd=REPO, env=env, check=True)
-    made = sorted(set(output.glob(f"{QUALIFIED_NAME}-*.zip")) - before) or sorted(output.glob(f"{QUALIFIED_NAME}-*.zip"))
+    made = sorted(set(output.glob(f"{QUALIFIED_NAME}-*.zip")) - before) or sorted(
+        output.glob(f"{QUALIFIED_NAME}-*.zip")
+    )
     if not made:
         raise SystemExit(f"error: training wrote no package to {output}")
     return max(made, key=lambda p: p.stat().st_mtime)
@@ -159,9 +166,21 @@ def main() -> int:
     service_env.pop("PARAMETERS_SIGNING_KEY", None)
     log = (RUN_DIR / "service.log").open("ab")
     service = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "diabetes_risk_model.service.app:app", "--host", "127.0.0.1",
-         "--port", str(args.port)],
-        cwd=REPO, env=service_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "diabetes_risk_model.service.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(args.port),
+        ],
+        cwd=REPO,
+        env=service_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     pids.append(service.pid)

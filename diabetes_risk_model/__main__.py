@@ -1,0 +1,5 @@
+"""``python -m diabetes_risk_model``: see :mod:`diabetes_risk_model.cli`."""
+
+from diabetes_risk_model.cli import main
+
+raise SystemExit(main())

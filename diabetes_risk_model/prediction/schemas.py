@@ -1,0 +1,125 @@
+"""What a client sends and what it gets back: the service's public vocabulary.
+
+The model was trained on the BRFSS 2015 codes (``GenHlth`` 1-5, ``_AGEG5YR``
+1-13, ``INCOME2`` 1-8). Clients should not need to know those codes, so the
+API speaks in named categories (``"VERY_GOOD"``) and each enum maps itself to
+the dataset's code with :meth:`map`. Every input field is optional: the
+original design sends ``None`` for what a client does not know and lets the
+pipeline's imputer fill it in, and we keep that behaviour.
+
+Unknown fields are refused (``extra="forbid"``) rather than ignored: a client
+that misspells ``body_mass_index`` would otherwise silently get a prediction
+for an imputed BMI.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _CodedEnum(StrEnum):
+    """A str enum whose members stand for consecutive dataset codes, starting at 1, in declaration order."""
+
+    def map(self) -> int:
+        """The dataset's numeric code for this category."""
+        return list(type(self)).index(self) + 1
+
+
+class GeneralHealth(_CodedEnum):
+    """Self-reported general health (BRFSS ``GenHlth``), 1 = excellent ... 5 = poor."""
+
+    EXCELLENT = "EXCELLENT"
+    VERY_GOOD = "VERY_GOOD"
+    GOOD = "GOOD"
+    FAIR = "FAIR"
+    POOR = "POOR"
+
+
+class Age(_CodedEnum):
+    """Age bracket (BRFSS ``_AGEG5YR``), 1 = 18-24 ... 13 = 80 or older."""
+
+    EIGHTEEN_TO_TWENTY_FOUR = "EIGHTEEN_TO_TWENTY_FOUR"
+    TWENTY_FIVE_TO_TWENTY_NINE = "TWENTY_FIVE_TO_TWENTY_NINE"
+    THIRTY_TO_THIRTY_FOUR = "THIRTY_TO_THIRTY_FOUR"
+    THIRTY_FIVE_TO_THIRTY_NINE = "THIRTY_FIVE_TO_THIRTY_NINE"
+    FORTY_TO_FORTY_FOUR = "FORTY_TO_FORTY_FOUR"
+    FORTY_FIVE_TO_FORTY_NINE = "FORTY_FIVE_TO_FORTY_NINE"
+    FIFTY_TO_FIFTY_FOUR = "FIFTY_TO_FIFTY_FOUR"
+    FIFTY_FIVE_TO_FIFTY_NINE = "FIFTY_FIVE_TO_FIFTY_NINE"
+    SIXTY_TO_SIXTY_FOUR = "SIXTY_TO_SIXTY_FOUR"
+    SIXTY_FIVE_TO_SIXTY_NINE = "SIXTY_FIVE_TO_SIXTY_NINE"
+    SEVENTY_TO_SEVENTY_FOUR = "SEVENTY_TO_SEVENTY_FOUR"
+    SEVENTY_FIVE_TO_SEVENTY_NINE = "SEVENTY_FIVE_TO_SEVENTY_NINE"
+    EIGHTY_OR_OLDER = "EIGHTY_OR_OLDER"
+
+
+class Income(_CodedEnum):
+    """Household income bracket (BRFSS ``INCOME2``), 1 = less than $10k ... 8 = $75k or more."""
+
+    LESS_THAN_10K = "LESS_THAN_10K"
+    BETWEEN_10K_AND_15K = "BETWEEN_10K_AND_15K"
+    BETWEEN_15K_AND_20K = "BETWEEN_15K_AND_20K"
+    BETWEEN_20K_AND_25K = "BETWEEN_20K_AND_25K"
+    BETWEEN_25K_AND_35K = "BETWEEN_25K_AND_35K"
+    BETWEEN_35K_AND_50K = "BETWEEN_35K_AND_50K"
+    BETWEEN_50K_AND_75K = "BETWEEN_50K_AND_75K"
+    SEVENTY_FIVE_THOUSAND_OR_MORE = "SEVENTY_FIVE_THOUSAND_OR_MORE"
+
+
+BMI_MIN = 15
+BMI_MAX = 60
+
+
+class DiabetesRiskModelInput(BaseModel):
+    """One patient. Any field may be left out; the pipeline imputes what is missing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    body_mass_index: int | None = Field(
+        default=None,
+        ge=BMI_MIN,
+        le=BMI_MAX,
+        strict=True,
+        description=f"Body mass index, a whole number from {BMI_MIN} to {BMI_MAX}.",
+    )
+    general_health: GeneralHealth | None = Field(
+        default=None, description="How the patient rates their general health."
+    )
+    age: Age | None = Field(default=None, description="The patient's age bracket.")
+    income: Income | None = Field(default=None, description="The patient's household income bracket.")
+
+
+class DiabetesRisk(StrEnum):
+    """The model's answer."""
+
+    NO_DIABETES = "NO_DIABETES"
+    DIABETES = "DIABETES"
+
+    @classmethod
+    def map(cls, code: float) -> DiabetesRisk:
+        """The category for the dataset's ``Diabetes`` label (0 = no diabetes, 1 = prediabetes or diabetes)."""
+        if code == 0:
+            return cls.NO_DIABETES
+        if code == 1:
+            return cls.DIABETES
+        raise ValueError(f"the model predicted {code!r}, which is not a Diabetes label (0 or 1)")
+
+
+class DiabetesRiskModelOutput(BaseModel):
+    """The prediction for one patient."""
+
+    diabetes_risk: DiabetesRisk = Field(description="Whether the model predicts a risk of diabetes.")
+
+
+__all__ = [
+    "BMI_MAX",
+    "BMI_MIN",
+    "Age",
+    "DiabetesRisk",
+    "DiabetesRiskModelInput",
+    "DiabetesRiskModelOutput",
+    "GeneralHealth",
+    "Income",
+]

@@ -1,0 +1,85 @@
+"""Step 5, as the original design did it: pickle the model and sign the bytes with an itsdangerous ``Signer``.
+
+Kept so the notebook shows the idea the project grew from — a keyed signature over the pickle, checked
+before anything is unpickled — and that it holds: changing or appending a single byte is refused with
+``itsdangerous.BadSignature``. The key comes only from ``PARAMETERS_SIGNING_KEY`` in the environment.
+
+What it lacks (the manifest, the other files, key ids, versions, rollback protection) is what
+:func:`diabetes_risk_model.signing.build_package` adds; the package the project ships is that one, and
+this module's signed bytes are only ever a demonstration. Nothing here unpickles anything.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, Signer
+
+from diabetes_risk_model.errors import MissingEnvironmentVariable
+
+KEY_ENV = "PARAMETERS_SIGNING_KEY"
+
+
+def signing_key_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The original design's HMAC secret, from ``PARAMETERS_SIGNING_KEY`` (never from code or notebooks)."""
+    env = os.environ if environ is None else environ
+    key = env.get(KEY_ENV, "")
+    if not key:
+        raise MissingEnvironmentVariable(KEY_ENV, "the key the original design's itsdangerous Signer uses")
+    return key
+
+
+def pickle_model(model: Any, path: Path) -> Path:
+    """Pickle *model* to *path* (written to a temporary name, then renamed). Returns *path*."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:
+        pickle.dump(model, handle, protocol=pickle.DEFAULT_PROTOCOL)
+    partial.replace(path)
+    return path
+
+
+def sign_legacy(pickled: bytes, key: str) -> bytes:
+    """``Signer(key).sign(pickled)``: the pickle bytes, ``.``, then the signature (the original's format)."""
+    return Signer(key).sign(pickled)
+
+
+def unsign_legacy(signed: bytes, key: str) -> bytes:
+    """``Signer(key).unsign(signed)``: the pickle bytes, or ``itsdangerous.BadSignature``."""
+    return Signer(key).unsign(signed)
+
+
+@dataclass(frozen=True)
+class TamperCheck:
+    """One altered copy of the signed bytes and whether ``unsign`` refused it."""
+
+    description: str
+    refused: bool
+    error: str
+
+
+def tamper_checks(signed: bytes, key: str) -> list[TamperCheck]:
+    """Alter the signed bytes one way at a time (append a byte, flip a byte of the pickle, of the signature)."""
+    middle = len(signed) // 3
+    last = len(signed) - 1
+    variants = {
+        "one byte appended": signed + b"\x00",
+        f"pickle byte {middle} changed": signed[:middle] + bytes([signed[middle] ^ 0x01]) + signed[middle + 1 :],
+        "last signature byte changed": signed[:last] + (b"A" if signed[last:] != b"A" else b"B"),
+        "signature removed": signed.rsplit(b".", 1)[0],
+    }
+    checks = []
+    for description, altered in variants.items():
+        try:
+            unsign_legacy(altered, key)
+        except BadSignature as exc:
+            checks.append(TamperCheck(description, True, type(exc).__name__))  # message would echo bytes
+        else:
+            checks.append(TamperCheck(description, False, ""))
+    return checks

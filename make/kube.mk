@@ -1,0 +1,143 @@
+# Deployment targets: the operator's session, one step per target (see docs/operators.md).
+#
+#   make build-image kube-namespace kube-secrets kube-minio kube-upload PACKAGE=... kube-config kube-deploy
+#
+# Every target prints the commands it runs. A missing tool, variable or file stops the target before it runs
+# anything, with one line naming what is missing. Secrets come from environment variables only; the commands
+# printed name the variables, never their values.
+#
+# Included by the top Makefile; `make -f make/kube.mk TARGET` works on its own too.
+
+PYTHON ?= .venv/bin/python
+DOCKER ?= docker
+KUBECTL ?= kubectl
+HELM ?= helm
+
+KUBE_NAMESPACE ?= model-services
+IMAGE_NAME ?= diabetes_risk_model_service
+IMAGE_VERSION ?= $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' diabetes_risk_model/__init__.py)
+IMAGE ?= $(IMAGE_NAME):$(IMAGE_VERSION)
+SERVICE_DEPLOYMENT ?= diabetes-risk-model-service
+SERVICE_CONFIGMAP ?= model-service-config
+SERVICE_SECRET ?= model-service-secrets
+SERVICE_CONFIG_FILE ?= configuration/kubernetes_rest_config.yaml
+# The read-only MinIO user the chart creates for the service (users[0].accessKey in minio_values.yaml).
+MINIO_SERVICE_USER ?= model-service
+MINIO_RELEASE ?= minio
+MINIO_ROOT_SECRET ?= minio-root-credentials
+MINIO_VALUES ?= kubernetes/minio_values.yaml
+DRM_TOOLS ?= $(HOME)/.cache/drm-tools
+# A chart directory (default: the one scripts/install_deploy_tools.sh unpacks) or a repo reference (minio/minio).
+MINIO_CHART ?= $(DRM_TOOLS)/charts/minio
+MINIO_LOCAL_PORT ?= 9000
+MODEL_FILES_BUCKET ?= model-files
+# Where the service finds MinIO inside the cluster: the chart's Service <release>.<namespace>, port 9000.
+KUBE_MINIO_URL ?= $(MINIO_RELEASE).$(KUBE_NAMESPACE).svc.cluster.local:9000
+KUBE_MINIO_SECURE ?= false
+KUBE_ROLLOUT_TIMEOUT ?= 10m
+
+# $(call kube_need_tool,TOOL): stop with one line unless TOOL is on PATH.
+kube_need_tool = $(if $(shell command -v $(1) 2>/dev/null),,$(error $@: '$(1)' is not installed or not on PATH))
+# $(call kube_need_var,NAME,WHY): stop with one line unless the environment variable NAME is set and not empty.
+kube_need_var = $(if $(strip $($(1))),,$(error $@: environment variable $(1) is not set ($(2))))
+# $(call kube_need_file,PATH,WHY): stop with one line unless PATH is an existing file.
+kube_need_file = $(if $(wildcard $(1)),,$(error $@: $(1) not found ($(2))))
+# $(call kube_outside_repo,PATH,NAME): stop with one line if PATH lies inside this repository.
+kube_outside_repo = $(if $(filter $(abspath $(CURDIR))/%,$(realpath $(1))),$(error $@: $(2) points inside the repository; keep key material outside it))
+
+# kube-upload's Python: wait for the port-forward, then upload with the storage API (which makes the bucket).
+# Credentials travel in the environment, never on a command line.
+define KUBE_UPLOAD_PY
+import os, pathlib, socket, sys, time
+from diabetes_risk_model.storage import open_store
+port, bucket, package = int(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+deadline = time.monotonic() + 30
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(f"kube-upload: the port-forward to MinIO on 127.0.0.1:{port} did not open")
+        time.sleep(0.5)
+store = open_store(f"127.0.0.1:{port}", bucket, os.environ["MINIO_ACCESS_KEY"], os.environ["MINIO_SECRET_KEY"])
+store.upload(package, package.name)
+print(f"kube-upload: uploaded {package.name} to bucket {bucket}")
+endef
+export KUBE_UPLOAD_PY
+
+.PHONY: build-image kube-namespace kube-secrets kube-minio kube-upload kube-config kube-deploy kube-status kube-delete
+
+build-image: ## Build the service image diabetes_risk_model_service:<package version> (Dockerfile)
+	$(call kube_need_tool,$(DOCKER))
+	$(call kube_need_file,service_requirements.txt,the pinned service requirements the image installs)
+	$(DOCKER) build --build-arg BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) --build-arg VERSION=$(IMAGE_VERSION) \
+		--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+
+kube-namespace: ## Create the model-services namespace
+	$(call kube_need_tool,$(KUBECTL))
+	$(KUBECTL) apply -f kubernetes/namespace.yaml
+
+kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SECRET_KEY, MODEL_PUBLIC_KEYRING [, PARAMETERS_SIGNING_KEY]
+	$(call kube_need_tool,$(KUBECTL))
+	$(call kube_need_var,MINIO_ROOT_USER,MinIO administrator name)
+	$(call kube_need_var,MINIO_ROOT_PASSWORD,MinIO administrator password; 8 characters or more)
+	$(call kube_need_var,MINIO_SECRET_KEY,password of the service's read-only MinIO user; 8 characters or more)
+	$(call kube_need_var,MODEL_PUBLIC_KEYRING,path of the public keyring file the service verifies with)
+	$(call kube_need_file,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
+	$(call kube_outside_repo,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
+	$(KUBECTL) create secret generic $(MINIO_ROOT_SECRET) --namespace $(KUBE_NAMESPACE) \
+		--from-literal=rootUser="$$MINIO_ROOT_USER" --from-literal=rootPassword="$$MINIO_ROOT_PASSWORD" \
+		--dry-run=client -o yaml | $(KUBECTL) apply --server-side --force-conflicts -f -
+	$(KUBECTL) create secret generic $(SERVICE_SECRET) --namespace $(KUBE_NAMESPACE) \
+		--from-literal=MINIO_ACCESS_KEY=$(MINIO_SERVICE_USER) --from-literal=MINIO_SECRET_KEY="$$MINIO_SECRET_KEY" \
+		--from-file=keyring.json="$$MODEL_PUBLIC_KEYRING" \
+		$(if $(strip $(PARAMETERS_SIGNING_KEY)),--from-literal=PARAMETERS_SIGNING_KEY="$$PARAMETERS_SIGNING_KEY") \
+		--dry-run=client -o yaml | $(KUBECTL) apply --server-side --force-conflicts -f -
+
+kube-minio: ## Install/upgrade MinIO with its Helm chart and kubernetes/minio_values.yaml (after kube-secrets)
+	$(call kube_need_tool,$(HELM))
+	$(if $(filter /% ./% ../%,$(MINIO_CHART)),$(call kube_need_file,$(MINIO_CHART)/Chart.yaml,run: bash scripts/install_deploy_tools.sh))
+	$(HELM) upgrade --install $(MINIO_RELEASE) $(MINIO_CHART) --namespace $(KUBE_NAMESPACE) \
+		--values $(MINIO_VALUES) --wait --timeout $(KUBE_ROLLOUT_TIMEOUT)
+
+kube-upload: ## Upload PACKAGE (a signed model zip) to the MinIO bucket, through a temporary port-forward
+	$(call kube_need_tool,$(KUBECTL))
+	$(call kube_need_var,PACKAGE,the signed package zip to upload)
+	$(call kube_need_file,$(PACKAGE),PACKAGE)
+	$(call kube_need_var,MINIO_ROOT_USER,MinIO administrator name)
+	$(call kube_need_var,MINIO_ROOT_PASSWORD,MinIO administrator password)
+	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
+	$(KUBECTL) port-forward --namespace $(KUBE_NAMESPACE) svc/$(MINIO_RELEASE) $(MINIO_LOCAL_PORT):9000 >/dev/null & \
+	pf=$$!; trap 'kill $$pf 2>/dev/null' EXIT; \
+	MINIO_ACCESS_KEY="$$MINIO_ROOT_USER" MINIO_SECRET_KEY="$$MINIO_ROOT_PASSWORD" \
+	$(PYTHON) -c "$$KUBE_UPLOAD_PY" $(MINIO_LOCAL_PORT) $(MODEL_FILES_BUCKET) $(PACKAGE)
+
+kube-config: ## Create/update the service's ConfigMap: kubernetes_rest_config.yaml and MODEL_PARAMETERS_VERSION (which package to serve)
+	$(call kube_need_tool,$(KUBECTL))
+	$(call kube_need_var,MODEL_PARAMETERS_VERSION,the parameters version of the package to serve; e.g. 2026_11_22)
+	$(call kube_need_file,$(SERVICE_CONFIG_FILE),the service configuration for Kubernetes)
+	$(KUBECTL) create configmap $(SERVICE_CONFIGMAP) --namespace $(KUBE_NAMESPACE) \
+		--from-file=$(notdir $(SERVICE_CONFIG_FILE))=$(SERVICE_CONFIG_FILE) \
+		--from-literal=MINIO_URL=$(KUBE_MINIO_URL) --from-literal=MINIO_SECURE=$(KUBE_MINIO_SECURE) \
+		--from-literal=MODEL_PARAMETERS_VERSION=$(MODEL_PARAMETERS_VERSION) \
+		--dry-run=client -o yaml | $(KUBECTL) apply -f -
+
+kube-deploy: ## Apply the service's Deployment and Service and wait until it is ready
+	$(call kube_need_tool,$(KUBECTL))
+	$(KUBECTL) apply -f kubernetes/model_service.yaml
+	$(KUBECTL) rollout status deployment/$(SERVICE_DEPLOYMENT) --namespace $(KUBE_NAMESPACE) --timeout $(KUBE_ROLLOUT_TIMEOUT)
+
+kube-status: ## Show pods, services, PVCs, the Helm release and recent events in model-services
+	$(call kube_need_tool,$(KUBECTL))
+	$(KUBECTL) get deployments,statefulsets,pods,services,pvc,configmaps,secrets --namespace $(KUBE_NAMESPACE)
+	$(KUBECTL) get events --namespace $(KUBE_NAMESPACE) --sort-by=.lastTimestamp
+
+kube-delete: ## Remove the service, MinIO (and its volumes), the ConfigMap, the Secrets and the namespace
+	$(call kube_need_tool,$(KUBECTL))
+	$(call kube_need_tool,$(HELM))
+	$(KUBECTL) delete -f kubernetes/model_service.yaml --ignore-not-found
+	$(HELM) uninstall $(MINIO_RELEASE) --namespace $(KUBE_NAMESPACE) --ignore-not-found
+	$(KUBECTL) delete configmap $(SERVICE_CONFIGMAP) --namespace $(KUBE_NAMESPACE) --ignore-not-found
+	$(KUBECTL) delete secret $(SERVICE_SECRET) $(MINIO_ROOT_SECRET) --namespace $(KUBE_NAMESPACE) --ignore-not-found
+	$(KUBECTL) delete -f kubernetes/namespace.yaml --ignore-not-found

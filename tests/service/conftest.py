@@ -1,0 +1,215 @@
+"""Fixtures for the service tests: a real pycaret pipeline, a real signed package, real stores.
+
+The pipeline is trained once per session on 2,000 stratified rows of the real
+CSV with the original design's setup (outliers removed, normalised, feature
+selection, multicollinearity removed, session 42) and a ``gbc`` model, so that
+every load in these tests unpickles what production unpickles.
+"""
+
+from __future__ import annotations
+
+import pickle
+import secrets
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from rest_model_service.configuration import ServiceConfiguration
+
+import diabetes_risk_model
+from diabetes_risk_model.signing import Keyring, build_package
+from diabetes_risk_model.signing.keys import Key
+
+MODEL_NAME = "diabetes_risk_model"
+PARAMETERS_VERSION = "2026_11_22"
+OBJECT_NAME = f"{MODEL_NAME}-{diabetes_risk_model.__version__}-{PARAMETERS_VERSION}.zip"
+BUCKET = "model-files"
+CLASS_PATH = "diabetes_risk_model.prediction.model.DiabetesRiskModel"
+
+RENAME = {
+    "Diabetes_binary": "Diabetes",
+    "HighBP": "HighBloodPressure",
+    "HighChol": "HighCholesterol",
+    "CholCheck": "CholesterolChecked",
+    "HeartDiseaseorAttack": "HeartDiseaseOrHeartAttack",
+    "PhysActivity": "PhysicalActivity",
+    "HvyAlcoholConsump": "HeavyAlchoholConsumption",
+    "NoDocbcCost": "NoDoctorsVisitBecauseOfCost",
+    "GenHlth": "GeneralHealth",
+    "MentHlth": "MentalHealth",
+    "PhysHlth": "PhysicalHealth",
+    "DiffWalk": "DifficultyWalking",
+}
+
+
+def train_pipeline(csv: Path, rows_per_class: int = 1000) -> Any:
+    """A small real pycaret pipeline, trained the way the original design trains it."""
+    from pycaret.classification import create_model, finalize_model, setup
+
+    data = pd.read_csv(csv).rename(columns=RENAME)
+    sample = data.groupby("Diabetes", group_keys=False).sample(rows_per_class, random_state=42)
+    setup(
+        data=sample,
+        target="Diabetes",
+        session_id=42,
+        remove_outliers=True,
+        normalize=True,
+        feature_selection=True,
+        remove_multicollinearity=True,
+        data_split_stratify=True,
+        verbose=False,
+        html=False,
+    )
+    model = create_model("gbc", cross_validation=False, verbose=False)
+    return finalize_model(model)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What the session builds once: the pipeline, its pickle, keys and signed packages."""
+
+    pipeline: Any
+    model_pickle: Path
+    package: Path  # signed with the Ed25519 key in ``keyring_file``
+    hmac_package: Path  # signed with the HMAC secret ``hmac_secret``
+    keyring_file: Path  # public view only
+    hmac_secret: str
+    root: Path
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory, diabetes_csv: Path) -> Artifacts:
+    root = tmp_path_factory.mktemp("service-artifacts")
+    pipeline = train_pipeline(diabetes_csv)
+    model_pickle = root / "model.pkl"
+    model_pickle.write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
+
+    signing = Keyring([Key.generate("service-tests", "ed25519")])
+    keyring_file = signing.public().save(root / "keys" / "public-keyring.json")
+    package = build_package(
+        root / "signed",
+        name=MODEL_NAME,
+        version=diabetes_risk_model.__version__,
+        parameters_version=PARAMETERS_VERSION,
+        model_pickle=model_pickle,
+        extra_members={},
+        keyring=signing,
+    )
+    hmac_secret = secrets.token_urlsafe(32)
+    hmac_package = build_package(
+        root / "hmac",
+        name=MODEL_NAME,
+        version=diabetes_risk_model.__version__,
+        parameters_version=PARAMETERS_VERSION,
+        model_pickle=model_pickle,
+        extra_members={},
+        keyring=Keyring.from_env({"PARAMETERS_SIGNING_KEY": hmac_secret, "PARAMETERS_SIGNING_KEY_ID": "svc-hmac"}),
+    )
+    return Artifacts(pipeline, model_pickle, package, hmac_package, keyring_file, hmac_secret, root)
+
+
+class MarkerPayload:
+    """Unpickling this creates a marker file: proof, if the file exists, that something was unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+def tampered_copy(package: Path, destination: Path, marker: Path) -> Path:
+    """The signed package with its pickle member replaced by one that would create *marker* if unpickled."""
+    payload = pickle.dumps(MarkerPayload(marker))
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(destination, "w") as target:
+        replaced = False
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith(".pkl"):
+                data, replaced = payload, True
+            target.writestr(info, data)
+    assert replaced, "the package has no .pkl member to tamper with"
+    return destination
+
+
+def malicious_signed_package(directory: Path, marker: Path, keyring: Keyring) -> Path:
+    """A package that is correctly signed but whose pickle would create *marker* (a poisoned training job)."""
+    pickle_path = directory / "evil.pkl"
+    directory.mkdir(parents=True, exist_ok=True)
+    pickle_path.write_bytes(pickle.dumps(MarkerPayload(marker)))
+    return build_package(
+        directory / "out",
+        name=MODEL_NAME,
+        version=diabetes_risk_model.__version__,
+        parameters_version=PARAMETERS_VERSION,
+        model_pickle=pickle_path,
+        extra_members={},
+        keyring=keyring,
+    )
+
+
+def local_store(root: Path, package: Path, object_name: str = OBJECT_NAME) -> str:
+    """A file:// store holding *package* in the standard bucket; returns its URL."""
+    bucket = root / BUCKET
+    bucket.mkdir(parents=True, exist_ok=True)
+    (bucket / object_name).write_bytes(package.read_bytes())
+    return root.resolve().as_uri()
+
+
+def service_configuration(**model_settings: Any) -> ServiceConfiguration:
+    """A one-model configuration, as configuration/*.yaml write it, without a logging section."""
+    settings: dict[str, Any] = {
+        "model_parameters_version": PARAMETERS_VERSION,
+        "model_files_bucket": BUCKET,
+        "storage_attempts": 3,
+        "storage_backoff": 0.05,
+        "storage_backoff_max": 0.2,
+        "storage_timeout": 2.0,
+    }
+    settings.update(model_settings)
+    return ServiceConfiguration(
+        service_title="Diabetes Risk Model Service",
+        models=[{"class_path": CLASS_PATH, "create_endpoint": True, "configuration": settings}],
+    )
+
+
+def wait_for_startup(client: TestClient, timeout: float = 120.0) -> None:
+    """Poll the startup probe until model loading has finished (successfully or not)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.get("/api/health/startup").status_code == 200:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"service did not finish starting within {timeout}s")
+
+
+@pytest.fixture
+def start_service() -> Iterator[Callable[..., TestClient]]:
+    """Build our app for a configuration and return a client; waits for loading to finish at teardown.
+
+    Waiting matters: the engine keeps status in a process-wide singleton, and a
+    loader thread still running would report into the next test's app.
+    """
+    from diabetes_risk_model.service.app import create_service
+
+    clients: list[TestClient] = []
+
+    def start(configuration: ServiceConfiguration, wait: bool = True) -> TestClient:
+        app: FastAPI = create_service(configuration)
+        client = TestClient(app)
+        clients.append(client)
+        if wait:
+            wait_for_startup(client)
+        return client
+
+    yield start
+    for client in clients:
+        wait_for_startup(client, timeout=300)
+        client.close()

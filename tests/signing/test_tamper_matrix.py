@@ -1,0 +1,162 @@
+"""Generated tamper matrix: every region of a package, each change refused with the precise exception.
+
+The base package is built once (at import, deterministic members and field lengths, its own keyring) so
+the cases can be generated from the real byte layout: every byte of every local header, central record and
+the end record flipped two ways; samples of every member's data; a quarter of the manifest envelope's bytes
+plus every byte of its key id; truncation at many offsets; appended and prepended bytes. Structural changes
+are expected to be UnsafeArchive, data changes DigestMismatch naming the member, manifest changes
+BadSignature (or UnknownKey when the change leaves a well-formed, different key id).
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from diabetes_risk_model.errors import (
+    BadSignature,
+    DigestMismatch,
+    UnknownKey,
+    UnsafeArchive,
+    VerificationError,
+)
+from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
+from diabetes_risk_model.signing.envelope import KEY_ID
+
+from .ziptools import regions
+
+RING = Keyring([Key.generate("matrix-ed", "ed25519", created=datetime(2026, 1, 1, tzinfo=UTC))])
+MEMBERS = {
+    "model.pkl": pickle.dumps({"weights": list(range(200)), "bias": 0.5}, protocol=5),
+    "data_report.html": b"<html><body>" + b"<p>profile row</p>" * 100 + b"</body></html>",
+    "metrics.json": b'{"auc": 0.82, "f1": 0.75}',
+    "plots/auc.png": random.Random(1).randbytes(300),
+}
+
+
+def _build() -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        paths = {}
+        for name, data in MEMBERS.items():
+            paths[name] = root / name.replace("/", "_")
+            paths[name].write_bytes(data)
+        out = build_package(
+            root / "out",
+            name="diabetes_risk_model",
+            version="0.1.0",
+            parameters_version="2026_11_22",
+            model_pickle=paths["model.pkl"],
+            extra_members={k: v for k, v in paths.items() if k != "model.pkl"},
+            keyring=RING,
+            sequence=7,
+            requirements={"python": "3.11"},
+        )
+        return out.read_bytes()
+
+
+BASE = _build()
+LAYOUT = regions(BASE)
+ENVELOPE = next(r for r in LAYOUT if r.kind == "data" and r.member == "manifest.json")
+_KEYID_AT = BASE.index(b'"keyid":"matrix-ed"', ENVELOPE.start) + len(b'"keyid":"')
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    mutate: str  # flip | truncate | append | prepend
+    offset: int
+    value: int | bytes
+    expected: type[VerificationError]
+    member: str | None = None
+
+    def apply(self, data: bytes) -> bytes:
+        if self.mutate == "flip":
+            assert isinstance(self.value, int)
+            return data[: self.offset] + bytes([data[self.offset] ^ self.value]) + data[self.offset + 1 :]
+        if self.mutate == "truncate":
+            return data[: self.offset]
+        assert isinstance(self.value, bytes)
+        return data + self.value if self.mutate == "append" else self.value + data
+
+
+def _keyid_expectation(index: int, mask: int) -> type[VerificationError]:
+    key_id = bytearray(b"matrix-ed")
+    key_id[index] ^= mask
+    try:
+        text = key_id.decode("ascii")
+    except UnicodeDecodeError:
+        return BadSignature
+    return UnknownKey if KEY_ID.fullmatch(text) else BadSignature
+
+
+def _cases() -> list[Case]:
+    cases: list[Case] = []
+    for region in LAYOUT:
+        if region.kind in ("local-header", "central", "eocd"):
+            for offset in range(region.start, region.end):
+                for mask in (0x01, 0xFF):
+                    cases.append(Case(f"{region.kind}-{region.member}-{offset}-x{mask:02x}", "flip", offset, mask,
+                                      UnsafeArchive))
+        elif region.member != "manifest.json":
+            length = region.end - region.start
+            picks = sorted({0, 1, length // 3, length // 2, length - 2, length - 1, *range(0, length, 29)})
+            for rel in picks:
+                for mask in (0x01, 0x80):
+                    cases.append(Case(f"data-{region.member}-{rel}-x{mask:02x}", "flip", region.start + rel, mask,
+                                      DigestMismatch, region.member))
+    for offset in range(ENVELOPE.start, ENVELOPE.end, 4):
+        if _KEYID_AT <= offset < _KEYID_AT + len("matrix-ed"):
+            continue
+        cases.append(Case(f"manifest-{offset - ENVELOPE.start}-x01", "flip", offset, 0x01, BadSignature))
+    for index in range(len("matrix-ed")):
+        for mask in (0x01, 0x20, 0x80, 0x02):
+            cases.append(Case(f"manifest-keyid-{index}-x{mask:02x}", "flip", _KEYID_AT + index, mask,
+                              _keyid_expectation(index, mask)))
+    boundaries = {r.start for r in LAYOUT} | {r.end for r in LAYOUT}
+    for offset in sorted(boundaries | set(range(0, len(BASE), 41)) | {1, len(BASE) - 1}):
+        if offset < len(BASE):
+            cases.append(Case(f"truncate-{offset}", "truncate", offset, 0, UnsafeArchive))
+    for extra in (b"\x00", b"PK", b"\x00" * 22, BASE[-22:], b"PK\x05\x06" + b"\x00" * 18, BASE):
+        cases.append(Case(f"append-{len(extra)}", "append", 0, extra, UnsafeArchive))
+        cases.append(Case(f"prepend-{len(extra)}", "prepend", 0, extra, UnsafeArchive))
+    return cases
+
+
+CASES = _cases()
+
+
+def test_matrix_is_large_and_covers_every_region() -> None:
+    assert len(CASES) >= 1000
+    kinds = {c.id.split("-")[0] for c in CASES}
+    assert {"local", "central", "eocd", "data", "manifest", "truncate", "append", "prepend"} <= kinds
+    assert {c.member for c in CASES if c.expected is DigestMismatch} == set(MEMBERS)
+
+
+def test_base_package_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "p.zip"
+    path.write_bytes(BASE)
+    assert verify_package(path, RING).manifest.sequence == 7
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("matrix") / "diabetes_risk_model-0.1.0-2026_11_22.zip"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_tampered_package_is_refused(case: Case, scratch: Path) -> None:
+    mutated = case.apply(BASE)
+    assert mutated != BASE
+    scratch.write_bytes(mutated)
+    with pytest.raises(VerificationError) as info:
+        verify_package(scratch, RING)
+    assert type(info.value) is case.expected, f"{case.id}: got {type(info.value).__name__}: {info.value}"
+    if case.member is not None:
+        assert info.value.member == case.member  # type: ignore[attr-defined]

@@ -191,10 +191,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             if info.file_size > 1 << 20:
                 raise VerificationError("manifest.json is larger than the limit")
             envelope = Envelope.from_bytes(archive.read(info))
-            claims = json.loads(envelope.payload)
             print(f"signed by key id: {envelope.key_id} ({_safe(envelope.alg, 40)})")
+            try:
+                claims = json.loads(envelope.payload)
+            except ValueError:
+                claims = None
+            if not isinstance(claims, dict):
+                raise VerificationError("manifest payload is not a JSON object")
             for key in ("name", "version", "parameters_version", "sequence", "created", "expires", "requirements"):
-                print(f"claims {key}: {_safe(claims.get(key) if isinstance(claims, dict) else None)}")
+                print(f"claims {key}: {_safe(claims.get(key))}")
     return 0
 
 

@@ -45,6 +45,27 @@ kube_need_file = $(if $(wildcard $(1)),,$(error $@: $(1) not found ($(2))))
 # $(call kube_outside_repo,PATH,NAME): stop with one line if PATH lies inside this repository.
 kube_outside_repo = $(if $(filter $(abspath $(CURDIR))/%,$(realpath $(1))),$(error $@: $(2) points inside the repository; keep key material outside it))
 
+# kube-secrets' guard: the service gets verification keys only, so a keyring holding Ed25519 private keys is
+# refused (write its public view with: python -m diabetes_risk_model public --keyring K --output P).
+define KUBE_CHECK_KEYRING_PY
+import sys
+from pathlib import Path
+from diabetes_risk_model.errors import DiabetesRiskModelError
+from diabetes_risk_model.signing import Keyring
+try:
+    ring = Keyring.load(Path(sys.argv[1]))
+except DiabetesRiskModelError as exc:
+    sys.exit(f"kube-secrets: MODEL_PUBLIC_KEYRING: {exc}")
+if not len(ring):
+    sys.exit("kube-secrets: MODEL_PUBLIC_KEYRING holds no key")
+private = [key.key_id for key in ring.keys if key.private is not None]
+if private:
+    sys.exit("kube-secrets: MODEL_PUBLIC_KEYRING holds private keys (" + ", ".join(private) + "); "
+             "give the service its public view: python -m diabetes_risk_model public --keyring K --output P")
+print(f"kube-secrets: verification keyring with {len(ring)} key(s): " + ", ".join(k.key_id for k in ring.keys))
+endef
+export KUBE_CHECK_KEYRING_PY
+
 # kube-upload's Python: wait for the port-forward, then upload with the storage API (which makes the bucket).
 # Credentials travel in the environment, never on a command line.
 define KUBE_UPLOAD_PY
@@ -78,7 +99,7 @@ kube-namespace: ## Create the model-services namespace
 	$(call kube_need_tool,$(KUBECTL))
 	$(KUBECTL) apply -f kubernetes/namespace.yaml
 
-kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SECRET_KEY, MODEL_PUBLIC_KEYRING [, PARAMETERS_SIGNING_KEY]
+kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SECRET_KEY, MODEL_PUBLIC_KEYRING (env)
 	$(call kube_need_tool,$(KUBECTL))
 	$(call kube_need_var,MINIO_ROOT_USER,MinIO administrator name)
 	$(call kube_need_var,MINIO_ROOT_PASSWORD,MinIO administrator password; 8 characters or more)
@@ -86,6 +107,8 @@ kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASS
 	$(call kube_need_var,MODEL_PUBLIC_KEYRING,path of the public keyring file the service verifies with)
 	$(call kube_need_file,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
 	$(call kube_outside_repo,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
+	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
+	$(PYTHON) -c "$$KUBE_CHECK_KEYRING_PY" "$$MODEL_PUBLIC_KEYRING"
 	$(KUBECTL) create secret generic $(MINIO_ROOT_SECRET) --namespace $(KUBE_NAMESPACE) \
 		--from-literal=rootUser="$$MINIO_ROOT_USER" --from-literal=rootPassword="$$MINIO_ROOT_PASSWORD" \
 		--dry-run=client -o yaml | $(KUBECTL) apply --server-side --force-conflicts -f -
@@ -93,6 +116,7 @@ kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASS
 		--from-literal=MINIO_ACCESS_KEY=$(MINIO_SERVICE_USER) --from-literal=MINIO_SECRET_KEY="$$MINIO_SECRET_KEY" \
 		--from-file=keyring.json="$$MODEL_PUBLIC_KEYRING" \
 		$(if $(strip $(PARAMETERS_SIGNING_KEY)),--from-literal=PARAMETERS_SIGNING_KEY="$$PARAMETERS_SIGNING_KEY") \
+		$(if $(strip $(PARAMETERS_SIGNING_KEY_ID)),--from-literal=PARAMETERS_SIGNING_KEY_ID="$$PARAMETERS_SIGNING_KEY_ID") \
 		--dry-run=client -o yaml | $(KUBECTL) apply --server-side --force-conflicts -f -
 
 kube-minio: ## Install/upgrade MinIO with its Helm chart and kubernetes/minio_values.yaml (after kube-secrets)
@@ -128,7 +152,7 @@ kube-deploy: ## Apply the service's Deployment and Service and wait until it is 
 	$(KUBECTL) apply -f kubernetes/model_service.yaml
 	$(KUBECTL) rollout status deployment/$(SERVICE_DEPLOYMENT) --namespace $(KUBE_NAMESPACE) --timeout $(KUBE_ROLLOUT_TIMEOUT)
 
-kube-status: ## Show pods, services, PVCs, the Helm release and recent events in model-services
+kube-status: ## Show the deployments, pods, services, volumes and recent events in model-services
 	$(call kube_need_tool,$(KUBECTL))
 	$(KUBECTL) get deployments,statefulsets,pods,services,pvc,configmaps,secrets --namespace $(KUBE_NAMESPACE)
 	$(KUBECTL) get events --namespace $(KUBE_NAMESPACE) --sort-by=.lastTimestamp

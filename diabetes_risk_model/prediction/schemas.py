@@ -14,9 +14,12 @@ for an imputed BMI.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 
 class _CodedEnum(StrEnum):
@@ -72,16 +75,34 @@ BMI_MIN = 15
 BMI_MAX = 60
 
 
+def _whole_number(value: Any) -> Any:
+    """Accept a JSON integer, or a number with no fractional part (JSON Schema's ``integer``); refuse the rest.
+
+    Strings and booleans are refused rather than coerced: ``"25"`` or ``true`` is a client bug worth reporting.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a whole number")
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise PydanticCustomError("int_from_float", "Input should be a whole number, without a fractional part")
+        if abs(value) > 2**31:
+            raise PydanticCustomError("int_type", "Input should be a whole number of reasonable size")
+        return int(value)
+    return value
+
+
+BodyMassIndex = Annotated[int, Field(ge=BMI_MIN, le=BMI_MAX), BeforeValidator(_whole_number)]
+
+
 class DiabetesRiskModelInput(BaseModel):
     """One patient. Any field may be left out; the pipeline imputes what is missing."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    body_mass_index: int | None = Field(
+    body_mass_index: BodyMassIndex | None = Field(
         default=None,
-        ge=BMI_MIN,
-        le=BMI_MAX,
-        strict=True,
         description=f"Body mass index, a whole number from {BMI_MIN} to {BMI_MAX}.",
     )
     general_health: GeneralHealth | None = Field(

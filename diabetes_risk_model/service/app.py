@@ -43,6 +43,7 @@ a process serves one app; :func:`create_service` resets them before building.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -253,14 +254,41 @@ class NotReadyGate:
         await self.app(scope, receive, send)
 
 
+def describe_our_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what this app answers (in place; idempotent).
+
+    FastAPI documents a 422 ``HTTPValidationError`` on every route with
+    parameters, but our handler answers validation errors with 400 ``Error``;
+    and model routes can answer 503 while the model is not ready.
+    """
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", {"description": "Invalid request", "content": error})
+            if path.startswith(MODELS_PREFIX):
+                responses.setdefault("503", {"description": "The model is not loaded (yet)", "content": error})
+    schemas = document.get("components", {}).get("schemas", {})
+    text = json.dumps(document.get("paths", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in text:
+            schemas.pop(unused, None)
+            text = json.dumps(document.get("paths", {})) + json.dumps(schemas)
+    return document
+
+
 def openapi_uncached_until_started(app: FastAPI) -> None:
-    """FastAPI caches the schema on first use; before startup finishes that would omit the prediction route."""
+    """Describe our error answers, and do not cache the schema before startup finished.
+
+    FastAPI caches the schema on first use; before startup finishes that would omit the prediction route.
+    """
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if StatusManager().get_startup_status() != StartupStatus.STARTED:
             app.openapi_schema = None
-        return build()
+        return describe_our_errors(build())
 
     app.openapi = openapi  # type: ignore[method-assign]
 

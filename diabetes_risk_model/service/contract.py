@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rest_model_service.configuration import ServiceConfiguration
 
 from diabetes_risk_model.errors import DiabetesRiskModelError
 from diabetes_risk_model.service.app import create_service
 
 
-def generate_contract(configuration_file: str | os.PathLike[str]) -> dict[str, Any]:
-    """The OpenAPI document of our app for *configuration_file*, with its models loaded."""
-    app = create_service(configuration_file, wait_for_model_creation=True)
+def generate_contract(configuration: ServiceConfiguration | str | os.PathLike[str]) -> dict[str, Any]:
+    """The OpenAPI document of our app for *configuration* (object or YAML path), with its models loaded."""
+    app = create_service(configuration, wait_for_model_creation=True)
     return app.openapi()
 
 

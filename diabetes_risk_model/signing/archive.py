@@ -40,14 +40,15 @@ _DOS_TIME = 0
 _DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, the zip epoch: no build time leaks into the bytes
 _MAX_32 = 0xFFFFFFFF
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_SEGMENT = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._ -]*[A-Za-z0-9_-])?")
 
 
 def check_name(name: str, limits: Limits = DEFAULT_LIMITS) -> None:
     """Refuse member names that could escape a directory or be read two ways.
 
-    Allowed: ASCII ``[A-Za-z0-9._-]`` path segments separated by ``/``, no segment starting with ``.``
-    (so no ``..``, no hidden files), no absolute paths, no backslashes, no directories (trailing ``/``).
+    Allowed: ASCII path segments of ``[A-Za-z0-9._ -]`` separated by ``/``, each starting with a letter,
+    digit or ``_`` (so no ``..``, no hidden files) and not ending in ``.`` or a space (pycaret saves plots as
+    ``Confusion Matrix.png``); no absolute paths, no backslashes, no empty segments, no directories.
     The message never repeats the name: it has not been accepted yet.
     """
     if not name or len(name) > limits.max_name_length:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -56,7 +57,7 @@ def installed_requirements(names: Iterable[str] = DEFAULT_REQUIREMENTS) -> dict[
     found: dict[str, str] = {}
     for dist in names:
         if dist == "python":
-            found["python"] = ".".join(map(str, os.sys.version_info[:3]))  # type: ignore[attr-defined]
+            found["python"] = ".".join(map(str, sys.version_info[:3]))
             continue
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[dist] = metadata.version(dist)

@@ -80,6 +80,17 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
     params = params_for("fast" if args.fast else "full", sample_rows=args.sample_rows)
     output: Path = args.output
+    # Refuse missing keys or store settings now, not after an hour of training.
+    keyring = None
+    store = None
+    if not args.no_package:
+        from diabetes_risk_model.signing import Keyring
+
+        keyring = Keyring.from_env()
+        if not args.no_upload:
+            from diabetes_risk_model.storage import store_from_env
+
+            store = store_from_env()
     if not args.package_only:
         print(f"mode: {params.mode}")
         prepared = prepare_data(params, args.data)
@@ -88,12 +99,14 @@ def _run(args: argparse.Namespace, started: float) -> int:
     if args.no_package:
         print(f"artifacts in {output / ARTIFACTS_DIR}; not packaged (--no-package)")
     else:
-        package = package_model(output / ARTIFACTS_DIR, output, parameters_version=args.parameters_version)
+        package = package_model(
+            output / ARTIFACTS_DIR, output, keyring=keyring, parameters_version=args.parameters_version
+        )
         print(f"package: {package}")
         if args.no_upload:
             print("not uploaded (--no-upload)")
         else:
-            object_name = publish(package)
+            object_name = publish(package, store=store)
             print(f"uploaded: {object_name}")
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     return 0

@@ -116,13 +116,13 @@ def build_metrics(
 
 
 def write_metrics(metrics: dict[str, Any], path: Path) -> Path:
-    """Write *metrics* as sorted, indented UTF-8 JSON, atomically (temporary file in the same directory)."""
+    """Write *metrics* as indented UTF-8 JSON, atomically (temporary file in the same directory)."""
     missing = [key for key in REQUIRED_KEYS if key not in metrics]
     if missing:
         raise DataError("metrics document lacks keys: " + ", ".join(missing), missing=missing)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"  # pycaret's column order kept
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

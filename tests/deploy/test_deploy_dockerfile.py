@@ -49,7 +49,8 @@ def test_final_user_is_a_numeric_non_root_uid_matching_the_pod() -> None:
 def test_nothing_installs_or_configures_sudo() -> None:
     text = repo_file("Dockerfile").read_text(encoding="utf-8")
     for instruction in dockerfile():
-        assert not re.search(r"\bsudo(ers)?\b", instruction.arguments), f"line {instruction.line}: {instruction.arguments}"
+        found = re.search(r"\bsudo(ers)?\b", instruction.arguments)
+        assert not found, f"line {instruction.line}: {instruction.arguments}"
     assert "NOPASSWD" not in text
 
 

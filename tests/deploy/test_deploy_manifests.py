@@ -38,7 +38,8 @@ def test_kubernetes_validate_accepts_manifest(name: str, version: str) -> None:
 def test_kubeconform_rejects_what_the_api_server_would() -> None:
     """The validator is really looking: a port as text and a misspelt field are refused."""
     text = (KUBERNETES / "model_service.yaml").read_text(encoding="utf-8")
-    broken = text.replace("containerPort: 8000", 'containerPort: "8000"', 1).replace("readOnlyRootFilesystem", "readOnlyRootFileSystem", 1)
+    broken = text.replace("containerPort: 8000", 'containerPort: "8000"', 1)
+    broken = broken.replace("readOnlyRootFilesystem", "readOnlyRootFileSystem", 1)
     assert broken != text
     result = kubeconform(["-"], KUBERNETES_VERSIONS[-1], stdin=broken)
     assert result.returncode != 0

@@ -49,12 +49,13 @@ def test_every_field_is_optional() -> None:
     assert (empty.body_mass_index, empty.general_health, empty.age, empty.income) == (None, None, None, None)
 
 
-@pytest.mark.parametrize("bmi", [15, 30, 60])
+@pytest.mark.parametrize("bmi", [15, 30, 60, 30.0])
 def test_bmi_within_bounds_is_accepted(bmi: int) -> None:
-    assert DiabetesRiskModelInput(body_mass_index=bmi).body_mass_index == bmi
+    parsed = DiabetesRiskModelInput(body_mass_index=bmi).body_mass_index
+    assert parsed == bmi and type(parsed) is int
 
 
-@pytest.mark.parametrize("bmi", [10, 14, 61, -1, 25.5, "25", True])
+@pytest.mark.parametrize("bmi", [10, 14, 61, -1, 25.5, "25", True, float("nan"), 1e300, [25]])
 def test_bmi_out_of_bounds_or_not_an_integer_is_refused_naming_the_field(bmi: object) -> None:
     with pytest.raises(ValidationError) as info:
         DiabetesRiskModelInput.model_validate({"body_mass_index": bmi})

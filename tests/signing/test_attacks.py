@@ -259,3 +259,21 @@ def test_expired_manifest_is_refused(make_package: Callable[..., Path], verify_r
         verify_package(package, verify_ring, now=expires)
     with pytest.raises(Expired):
         verify_package(make_package(expires_at=datetime(2020, 1, 1, tzinfo=UTC)), verify_ring)
+
+
+SAFE_NAMES = ["plots/Confusion Matrix.png", "plots/AUC.png", "data_report.html", "a", "x/y/z_1-2.json", "_x"]
+
+
+@pytest.mark.parametrize("name", SAFE_NAMES)
+def test_safe_member_names_are_accepted(name: str) -> None:
+    from diabetes_risk_model.signing.archive import check_name
+
+    check_name(name)
+
+
+@pytest.mark.parametrize("name", ["a.", "a ", "plots/x.png ", "a/ b", "..", ".", "a/.", "-x"])
+def test_names_with_ambiguous_ends_are_refused(name: str) -> None:
+    from diabetes_risk_model.signing.archive import check_name
+
+    with pytest.raises(UnsafeArchive):
+        check_name(name)

@@ -1,0 +1,331 @@
+"""make/kube.mk for real: missing tools and variables stop a target with one line; commands are printed without
+secret values; kube-secrets refuses key material from the repository or private keys; kube-upload puts a package
+into a real MinIO through the port-forward it opens.
+
+No cluster runs here, so "kubectl" in some tests is a small recording stand-in placed first on PATH; docker,
+kubectl, helm and minikube are otherwise taken off PATH, which is exactly the situation the checks are for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from deploy_support import REPO, make_variable
+
+from diabetes_risk_model.signing import Keyring
+from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.storage import open_store
+
+CLUSTER_TOOLS = ("docker", "kubectl", "helm", "minikube")
+TARGETS = {
+    "build-image": ["docker"],
+    "kube-namespace": ["kubectl"],
+    "kube-secrets": ["kubectl"],
+    "kube-minio": ["helm"],
+    "kube-upload": ["kubectl"],
+    "kube-config": ["kubectl"],
+    "kube-deploy": ["kubectl"],
+    "kube-status": ["kubectl"],
+    "kube-delete": ["kubectl", "helm"],
+}
+MAKEFILES = ["make/kube.mk", "Makefile"]
+
+
+@pytest.fixture(scope="module")
+def bare_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of links to every program on PATH except the cluster tools."""
+    directory = tmp_path_factory.mktemp("bare-path")
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry or not Path(entry).is_dir():
+            continue
+        for program in Path(entry).iterdir():
+            target = directory / program.name
+            if program.name in CLUSTER_TOOLS or target.exists() or target.is_symlink():
+                continue
+            if program.is_file() and os.access(program, os.X_OK):
+                target.symlink_to(program)
+    for tool in CLUSTER_TOOLS:
+        assert not (directory / tool).exists()
+    assert (directory / "make").exists(), "make is not installed"
+    return directory
+
+
+def stub(directory: Path, name: str, body: str) -> Path:
+    """A stand-in program written in Python (the interpreter running the tests)."""
+    path = directory / name
+    path.write_text(f"#!{sys.executable}\n{body}", encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+RECORDER = """import json, os, sys
+data = sys.stdin.read() if not sys.stdin.isatty() and "-f" in sys.argv and "-" in sys.argv else ""
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps({"tool": os.path.basename(sys.argv[0]), "argv": sys.argv[1:], "stdin": data}) + "\\n")
+"""
+
+
+def make(
+    target: str, path: Path, makefile: str = "make/kube.mk", extra_env: dict[str, str] | None = None, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": str(path),
+        "HOME": os.environ.get("HOME", "/root"),
+        "DRM_TOOLS": os.environ.get("DRM_TOOLS", str(Path.home() / ".cache" / "drm-tools")),
+        "PYTHON": sys.executable,
+    }
+    env.update(extra_env or {})
+    return subprocess.run(
+        ["make", "--no-print-directory", "-f", makefile, target, *args],
+        cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=120,
+    )
+
+
+def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("makefile", MAKEFILES)
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_missing_tool_is_one_line_and_a_failure(target: str, makefile: str, bare_path: Path) -> None:
+    assert (REPO / makefile).is_file(), f"{makefile} is missing"
+    result = make(target, bare_path, makefile)
+    assert result.returncode != 0
+    output = lines(result)
+    assert len(output) == 1, output
+    assert TARGETS[target][0] in output[0] and "not installed" in output[0] and target in output[0], output
+
+
+def test_kube_delete_needs_helm_too(bare_path: Path, tmp_path: Path) -> None:
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    stub(directory, "kubectl", "raise SystemExit('kubectl must not run')")
+    result = make("kube-delete", Path(f"{directory}{os.pathsep}{bare_path}"))
+    assert result.returncode != 0
+    (line,) = lines(result)
+    assert "'helm' is not installed" in line
+
+
+@pytest.fixture
+def stub_path(bare_path: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """PATH with recording docker/kubectl/helm stand-ins; returns (PATH, log file)."""
+    directory = tmp_path / "stubs"
+    directory.mkdir()
+    for tool in ("docker", "kubectl", "helm"):
+        stub(directory, tool, RECORDER)
+    return Path(f"{directory}{os.pathsep}{bare_path}"), tmp_path / "calls.jsonl"
+
+
+def calls(log: Path) -> list[dict[str, object]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("target", "variable", "env"),
+    [
+        ("kube-secrets", "MINIO_ROOT_USER", {}),
+        ("kube-secrets", "MINIO_ROOT_PASSWORD", {"MINIO_ROOT_USER": "admin"}),
+        ("kube-secrets", "MINIO_SECRET_KEY", {"MINIO_ROOT_USER": "admin", "MINIO_ROOT_PASSWORD": "p" * 12}),
+        (
+            "kube-secrets",
+            "MODEL_PUBLIC_KEYRING",
+            {"MINIO_ROOT_USER": "admin", "MINIO_ROOT_PASSWORD": "p" * 12, "MINIO_SECRET_KEY": "s" * 12},
+        ),
+        ("kube-upload", "PACKAGE", {}),
+        ("kube-config", "MODEL_PARAMETERS_VERSION", {}),
+    ],
+)
+def test_missing_variable_is_one_line_and_nothing_runs(
+    target: str, variable: str, env: dict[str, str], stub_path: tuple[Path, Path]
+) -> None:
+    path, log = stub_path
+    result = make(target, path, extra_env={"STUB_LOG": str(log), **env})
+    assert result.returncode != 0
+    (line,) = lines(result)
+    assert variable in line and "not set" in line
+    assert calls(log) == []
+
+
+def secret_env(tmp_path: Path, keyring: Path) -> dict[str, str]:
+    return {
+        "MINIO_ROOT_USER": "admin-user",
+        "MINIO_ROOT_PASSWORD": "root-password-value-1",
+        "MINIO_SECRET_KEY": "service-password-value-2",
+        "MODEL_PUBLIC_KEYRING": str(keyring),
+    }
+
+
+def write_keyring(path: Path, public: bool) -> Path:
+    ring = Keyring([Key.generate("release-1", "ed25519")])
+    return (ring.public() if public else ring).save(path)
+
+
+def test_kube_secrets_refuses_a_keyring_inside_the_repository(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
+    path, log = stub_path
+    env = secret_env(tmp_path, REPO / "kubernetes" / "namespace.yaml")
+    result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **env})
+    assert result.returncode != 0
+    (line,) = lines(result)
+    assert "inside the repository" in line
+    assert calls(log) == []
+
+
+def test_kube_secrets_refuses_private_keys(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
+    path, log = stub_path
+    keyring = write_keyring(tmp_path / "keys" / "keyring.json", public=False)
+    result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **secret_env(tmp_path, keyring)})
+    assert result.returncode != 0
+    assert "private keys (release-1)" in result.stdout + result.stderr
+    assert calls(log) == []
+
+
+def test_kube_secrets_passes_values_to_kubectl_but_never_prints_them(
+    stub_path: tuple[Path, Path], tmp_path: Path
+) -> None:
+    path, log = stub_path
+    keyring = write_keyring(tmp_path / "keys" / "public-keyring.json", public=True)
+    env = secret_env(tmp_path, keyring)
+    result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **env})
+    assert result.returncode == 0, result.stdout + result.stderr
+    printed = result.stdout + result.stderr
+    for name in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"):
+        assert env[name] not in printed, f"{name}'s value was printed"
+        assert f"${name}" in printed, "the printed command should name the variable"
+    assert "kubectl create secret generic minio-root-credentials" in printed
+    creates = [c["argv"] for c in calls(log) if c["argv"][:2] == ["create", "secret"]]
+    applies = [c for c in calls(log) if c["argv"][0] == "apply"]
+    assert len(creates) == 2 and len(applies) == 2
+    root, service = creates
+    assert f"--from-literal=rootUser={env['MINIO_ROOT_USER']}" in root
+    assert f"--from-literal=rootPassword={env['MINIO_ROOT_PASSWORD']}" in root
+    assert f"--from-literal=MINIO_ACCESS_KEY={make_variable('MINIO_SERVICE_USER')}" in service
+    assert f"--from-literal=MINIO_SECRET_KEY={env['MINIO_SECRET_KEY']}" in service
+    assert f"--from-file=keyring.json={keyring}" in service
+    assert not any("PARAMETERS_SIGNING_KEY" in arg for arg in service), "no HMAC key unless one is given"
+    assert all("--server-side" in c["argv"] for c in applies), "client-side apply would copy the Secret into an annotation"
+    assert all(arg != "model-services" or previous == "--namespace" for previous, arg in zip(root, root[1:]))
+
+
+def test_kube_config_writes_the_config_file_and_the_package_choice(stub_path: tuple[Path, Path]) -> None:
+    path, log = stub_path
+    result = make("kube-config", path, extra_env={"STUB_LOG": str(log), "MODEL_PARAMETERS_VERSION": "2026_11_22"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (create,) = [c["argv"] for c in calls(log) if c["argv"][:2] == ["create", "configmap"]]
+    assert "model-service-config" in create
+    assert "--from-file=kubernetes_rest_config.yaml=configuration/kubernetes_rest_config.yaml" in create
+    assert "--from-literal=MODEL_PARAMETERS_VERSION=2026_11_22" in create
+    assert "--from-literal=MINIO_URL=minio.model-services.svc.cluster.local:9000" in create
+    assert "--from-literal=MINIO_SECURE=false" in create
+
+
+def test_kube_minio_installs_the_chart_with_our_values(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
+    path, log = stub_path
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("name: minio\n", encoding="utf-8")
+    result = make("kube-minio", path, extra_env={"STUB_LOG": str(log), "MINIO_CHART": str(chart)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    ((helm_call),) = [c["argv"] for c in calls(log)]
+    assert helm_call[:4] == ["upgrade", "--install", "minio", str(chart)]
+    assert helm_call[helm_call.index("--values") + 1] == "kubernetes/minio_values.yaml"
+    assert helm_call[helm_call.index("--namespace") + 1] == "model-services"
+    assert "helm upgrade --install minio" in result.stdout
+
+
+def test_kube_minio_without_the_chart_says_how_to_get_it(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
+    path, log = stub_path
+    result = make("kube-minio", path, extra_env={"STUB_LOG": str(log), "MINIO_CHART": str(tmp_path / "none")})
+    assert result.returncode != 0
+    (line,) = lines(result)
+    assert "Chart.yaml not found" in line and "install_deploy_tools.sh" in line
+
+
+def test_build_image_tags_the_package_version_and_labels_the_build(stub_path: tuple[Path, Path]) -> None:
+    path, log = stub_path
+    result = make("build-image", path, extra_env={"STUB_LOG": str(log)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    ((argv),) = [c["argv"] for c in calls(log)]
+    assert argv[0] == "build" and argv[-1] == "."
+    assert argv[argv.index("-t") + 1] == "diabetes_risk_model_service:0.1.0"
+    build_args = {argv[i + 1].split("=", 1)[0]: argv[i + 1].split("=", 1)[1] for i, a in enumerate(argv) if a == "--build-arg"}
+    assert build_args["VERSION"] == "0.1.0"
+    assert len(build_args["BUILD_DATE"]) == len("2026-11-22T00:00:00Z") and build_args["BUILD_DATE"].endswith("Z")
+
+
+def test_help_lists_every_deployment_target() -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=REPO, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    for target in TARGETS:
+        assert target in result.stdout, f"make help does not list {target}"
+
+
+FORWARDER = """import os, socket, sys, threading
+args = sys.argv[1:]
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(" ".join(args) + "\\n")
+if args[0] != "port-forward":
+    raise SystemExit("unexpected kubectl call")
+local = int(args[-1].split(":")[0])
+host, port = os.environ["FORWARD_TO"].rsplit(":", 1)
+server = socket.create_server(("127.0.0.1", local))
+def pipe(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+while True:
+    client, _ = server.accept()
+    upstream = socket.create_connection((host, int(port)))
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+"""
+
+
+def test_kube_upload_puts_the_package_into_minio_through_the_port_forward(
+    minio_server: object, bare_path: Path, tmp_path: Path
+) -> None:
+    from diabetes_risk_model.storage.minio_server import free_port
+
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    stub(directory, "kubectl", FORWARDER)
+    package = tmp_path / "diabetes_risk_model-0.1.0-2026_11_22.zip"
+    package.write_bytes(os.urandom(4096))
+    log = tmp_path / "kubectl.log"
+    env = {
+        "STUB_LOG": str(log),
+        "FORWARD_TO": minio_server.endpoint,  # type: ignore[attr-defined]
+        "MINIO_ROOT_USER": minio_server.access_key,  # type: ignore[attr-defined]
+        "MINIO_ROOT_PASSWORD": minio_server.secret_key,  # type: ignore[attr-defined]
+        "PACKAGE": str(package),
+        "MINIO_LOCAL_PORT": str(free_port()),
+    }
+    result = make("kube-upload", Path(f"{directory}{os.pathsep}{bare_path}"), extra_env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"uploaded {package.name} to bucket model-files" in result.stdout
+    assert minio_server.secret_key not in result.stdout + result.stderr  # type: ignore[attr-defined]
+    assert log.read_text().split()[:4] == ["port-forward", "--namespace", "model-services", "svc/minio"]
+    store = open_store(
+        minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key  # type: ignore[attr-defined]
+    )
+    copy = store.download(package.name, tmp_path / "downloaded.zip")
+    assert copy.read_bytes() == package.read_bytes()
+    assert shutil.which("kubectl", path=str(bare_path)) is None

@@ -158,14 +158,23 @@ def main(argv: list[str] | None = None) -> int:
         ring = Keyring([Key.generate("bench", "ed25519")])
         ring_path = ring.save(root / "ring.json")
         start = time.perf_counter()
-        package = build_package(root / "out", name="bench_model", version="0.0.0", parameters_version="bench",
-                                model_pickle=artifact, extra_members={"data_report.html": report}, keyring=ring,
-                                sequence=1)
+        package = build_package(
+            root / "out",
+            name="bench_model",
+            version="0.0.0",
+            parameters_version="bench",
+            model_pickle=artifact,
+            extra_members={"data_report.html": report},
+            keyring=ring,
+            sequence=1,
+        )
         build_s = time.perf_counter() - start
         artifact.unlink()
         child = subprocess.run(
             [sys.executable, __file__, "--repeat", str(args.repeat), "--measure", str(package), str(ring_path)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         r = json.loads(child.stdout)
 

@@ -146,9 +146,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"parameters version: {m.parameters_version} (from the file name, NOT signed)")
         print(f"key id: {m.key_id}")
         _print_members(report, legacy=True)
-        print("warning: only signed_model.pkl is covered by the legacy signature; other members (e.g. "
-              "data_report.html and the unsigned model.pkl) are NOT; no name, version, sequence or expiry is "
-              "bound; loading it for serving is refused unless explicitly allowed")
+        print(
+            "warning: only signed_model.pkl is covered by the legacy signature; other members (e.g. "
+            "data_report.html and the unsigned model.pkl) are NOT; no name, version, sequence or expiry is "
+            "bound; loading it for serving is refused unless explicitly allowed"
+        )
     else:
         assert isinstance(m, Manifest)
         print("format: v1 (signed manifest, every member covered)")
@@ -243,8 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     sign.add_argument("--parameters-version", help="default: today's date, YYYY_MM_DD")
     sign.add_argument("--sequence", type=int, help="default: current time in milliseconds")
     sign.add_argument("--expires-days", type=float)
-    sign.add_argument("--requirement", type=_pair, action="append", metavar="LIB=VERSION",
-                      help="default: installed versions of the model's libraries")
+    sign.add_argument(
+        "--requirement",
+        type=_pair,
+        action="append",
+        metavar="LIB=VERSION",
+        help="default: installed versions of the model's libraries",
+    )
     sign.add_argument("--keyring")
     sign.set_defaults(func=cmd_sign)
 

@@ -167,8 +167,23 @@ class CanonicalZipWriter:
             encoded = e.name.encode("ascii")
             out.write(
                 _CENTRAL.pack(
-                    _CENTRAL_SIG, _VERSION, _VERSION, 0, e.method, _DOS_TIME, _DOS_DATE, e.crc32,
-                    e.compressed_size, e.size, len(encoded), 0, 0, 0, 0, 0, e.header_offset,
+                    _CENTRAL_SIG,
+                    _VERSION,
+                    _VERSION,
+                    0,
+                    e.method,
+                    _DOS_TIME,
+                    _DOS_DATE,
+                    e.crc32,
+                    e.compressed_size,
+                    e.size,
+                    len(encoded),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    e.header_offset,
                 )
             )
             out.write(encoded)
@@ -223,13 +238,39 @@ def read_directory(stream: BinaryIO, file_size: int, limits: Limits = DEFAULT_LI
     for _ in range(n_total):
         if pos + _CENTRAL.size > cd_size:
             raise UnsafeArchive("central directory is truncated")
-        (sig, made_by, needed, flags, method, mtime, mdate, crc, csize, usize, name_len, extra_len, comment_len,
-         disk_start, internal, external, offset) = _CENTRAL.unpack_from(directory, pos)
+        (
+            sig,
+            made_by,
+            needed,
+            flags,
+            method,
+            mtime,
+            mdate,
+            crc,
+            csize,
+            usize,
+            name_len,
+            extra_len,
+            comment_len,
+            disk_start,
+            internal,
+            external,
+            offset,
+        ) = _CENTRAL.unpack_from(directory, pos)
         pos += _CENTRAL.size
         if sig != _CENTRAL_SIG:
             raise UnsafeArchive("central directory record has a bad signature")
         if (made_by, needed, flags, mtime, mdate, extra_len, comment_len, disk_start, internal, external) != (
-            _VERSION, _VERSION, 0, _DOS_TIME, _DOS_DATE, 0, 0, 0, 0, 0
+            _VERSION,
+            _VERSION,
+            0,
+            _DOS_TIME,
+            _DOS_DATE,
+            0,
+            0,
+            0,
+            0,
+            0,
         ):
             raise UnsafeArchive("central directory record is not canonical")
         if method not in COMPRESSION_NAMES or (method == STORED and csize != usize):
@@ -249,9 +290,11 @@ def read_directory(stream: BinaryIO, file_size: int, limits: Limits = DEFAULT_LI
         if offset != expected_offset:
             raise UnsafeArchive("members are not contiguous from the start of the file")
         local = _read_exact(stream, offset, _LOCAL.size + name_len)
-        if _LOCAL.unpack_from(local) != (
-            _LOCAL_SIG, _VERSION, 0, method, _DOS_TIME, _DOS_DATE, crc, csize, usize, name_len, 0
-        ) or local[_LOCAL.size :] != raw_name:
+        if (
+            _LOCAL.unpack_from(local)
+            != (_LOCAL_SIG, _VERSION, 0, method, _DOS_TIME, _DOS_DATE, crc, csize, usize, name_len, 0)
+            or local[_LOCAL.size :] != raw_name
+        ):
             raise UnsafeArchive("local header does not match the central directory")
         if usize > limits.max_member_size:
             raise UnsafeArchive(f"member {name!r} is larger than the limit")

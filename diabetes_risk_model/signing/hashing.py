@@ -8,50 +8,10 @@ easy to benchmark against plain :func:`hashlib.sha256` (see ``benchmarks/bench_v
 from __future__ import annotations
 
 import hashlib
-import zlib
-from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 CHUNK_SIZE = 1 << 20
 """Bytes read per step: large enough for hashlib to run at full speed, small enough to keep RSS flat."""
-
-
-@dataclass(frozen=True)
-class Digest:
-    """Size, SHA-256 and CRC-32 of a byte stream."""
-
-    size: int
-    sha256: str
-    crc32: int
-
-
-def digest_stream(stream: BinaryIO, limit: int | None = None) -> Digest:
-    """Hash *stream* to its end (or *limit* bytes) in :data:`CHUNK_SIZE` steps.
-
-    Computes the CRC-32 too because the zip writer needs it for the member headers; readers that only
-    need SHA-256 use :func:`sha256_range` which skips the CRC.
-    """
-    sha = hashlib.sha256()
-    crc = 0
-    size = 0
-    buf = bytearray(CHUNK_SIZE)
-    view = memoryview(buf)
-    while limit is None or size < limit:
-        want = CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - size)
-        n = stream.readinto(view[:want])  # type: ignore[attr-defined]
-        if not n:
-            break
-        sha.update(view[:n])
-        crc = zlib.crc32(view[:n], crc)
-        size += n
-    return Digest(size=size, sha256=sha.hexdigest(), crc32=crc)
-
-
-def digest_file(path: Path) -> Digest:
-    """:func:`digest_stream` over a file on disk."""
-    with open(path, "rb") as stream:
-        return digest_stream(stream)
 
 
 def sha256_range(stream: BinaryIO, length: int, sink: memoryview | None = None) -> tuple[str, int]:

@@ -213,8 +213,9 @@ class Keyring:
     def retire(self, key_id: str) -> Keyring:
         if key_id not in self._keys:
             raise UnknownKey(key_id)
-        return Keyring([replace(k, retired=k.retired or k.key_id == key_id) for k in self._keys.values()],
-                       self.legacy_key_id)
+        return Keyring(
+            [replace(k, retired=k.retired or k.key_id == key_id) for k in self._keys.values()], self.legacy_key_id
+        )
 
     def verifier_for(self, key_id: str) -> Key:
         """The key named *key_id*; :class:`UnknownKey` or :class:`RetiredKey` otherwise."""

@@ -123,8 +123,20 @@ class Manifest:
             data = json.loads(payload.decode("ascii"))
             if not isinstance(data, dict) or data.get("schema") != SCHEMA:
                 raise ValueError("schema")
-            expected = {"schema", "name", "version", "parameters_version", "sequence", "created", "expires",
-                        "key_id", "alg", "model", "requirements", "members"}
+            expected = {
+                "schema",
+                "name",
+                "version",
+                "parameters_version",
+                "sequence",
+                "created",
+                "expires",
+                "key_id",
+                "alg",
+                "model",
+                "requirements",
+                "members",
+            }
             if set(data) != expected:
                 raise ValueError("fields")
             members = tuple(_member(m) for m in data["members"])
@@ -164,8 +176,15 @@ class Manifest:
 
 
 def _member(data: Any) -> MemberEntry:
-    if not isinstance(data, dict) or set(data) != {"path", "size", "sha256", "compression", "compressed_size",
-                                                   "compressed_sha256", "crc32"}:
+    if not isinstance(data, dict) or set(data) != {
+        "path",
+        "size",
+        "sha256",
+        "compression",
+        "compressed_size",
+        "compressed_sha256",
+        "crc32",
+    }:
         raise ValueError("member")
     for key in ("size", "compressed_size", "crc32"):
         if type(data[key]) is not int or data[key] < 0:

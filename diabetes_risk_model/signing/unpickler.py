@@ -88,15 +88,41 @@ ALLOWED_MODULE_PREFIXES: tuple[str, ...] = (
     *(
         f"sklearn.{sub}"
         for sub in (
-            "base", "pipeline", "compose", "preprocessing", "impute", "feature_selection", "ensemble", "tree",
-            "linear_model", "svm", "neighbors", "naive_bayes", "discriminant_analysis", "neural_network",
-            "gaussian_process", "kernel_approximation", "decomposition", "cluster", "calibration", "dummy",
-            "multiclass", "_loss", "isotonic", "covariance",
+            "base",
+            "pipeline",
+            "compose",
+            "preprocessing",
+            "impute",
+            "feature_selection",
+            "ensemble",
+            "tree",
+            "linear_model",
+            "svm",
+            "neighbors",
+            "naive_bayes",
+            "discriminant_analysis",
+            "neural_network",
+            "gaussian_process",
+            "kernel_approximation",
+            "decomposition",
+            "cluster",
+            "calibration",
+            "dummy",
+            "multiclass",
+            "_loss",
+            "isotonic",
+            "covariance",
         )
     ),
     "pycaret.internal.pipeline",
     "pycaret.internal.preprocess.transformers",
 )
+
+DENIED_MODULE_PREFIXES: tuple[str, ...] = (
+    "sklearn.tree._export",  # export_graphviz(out_file=...) writes files
+)
+"""Sub-modules of allowed prefixes that hold file-writing helpers (found by scanning signatures for
+file/path/out parameters)."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -124,7 +150,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         refuse = UnsafePickle(_safe_text(module, _DOTTED), _safe_text(name, _DOTTED))
         if (module, name) in ALLOWED_NAMES:
             return super().find_class(module, name)
-        if not _under(module, ALLOWED_MODULE_PREFIXES) or not _IDENTIFIER.fullmatch(name):
+        if not _under(module, ALLOWED_MODULE_PREFIXES) or _under(module, DENIED_MODULE_PREFIXES):
+            raise refuse
+        if not _IDENTIFIER.fullmatch(name):
             raise refuse
         if name.startswith("__") and not name.startswith("__pyx_unpickle_"):
             raise refuse
@@ -135,7 +163,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         defined_in = getattr(obj, "__module__", None)
         if inspect.ismodule(obj) or not callable(obj) or not isinstance(defined_in, str):
             raise refuse
-        if not _under(defined_in, ALLOWED_MODULE_PREFIXES) and (defined_in, name) not in ALLOWED_NAMES:
+        if _under(defined_in, DENIED_MODULE_PREFIXES) or (
+            not _under(defined_in, ALLOWED_MODULE_PREFIXES) and (defined_in, name) not in ALLOWED_NAMES
+        ):
             raise refuse
         return obj
 

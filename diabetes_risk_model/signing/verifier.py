@@ -121,14 +121,19 @@ def verify_package(
     now: datetime | None = None,
     capture_model: bool = True,
     report: list[MemberStatus] | None = None,
+    allow_legacy: bool = False,
 ) -> VerifiedPackage:
     """Verify the package at *path* (our format or the original ``signed_model.pkl`` format).
 
     *report*, when given, receives one :class:`MemberStatus` per member and hashing continues past the
     first mismatch (so a CLI can list every bad member); the first failure is still raised.
     ``capture_model=False`` hashes without keeping the pickle (flat memory; used by the benchmark and by
-    ``rotate``). For legacy packages an *expect* cannot be proven (nothing binds it) and is refused with
-    :class:`BindingMismatch` on ``format``.
+    ``rotate``).
+
+    Legacy packages verify their one signature either way, but nothing in them binds a name, version or
+    sequence, so with an *expect* they are refused (:class:`BindingMismatch` on ``format``) unless
+    ``allow_legacy=True``; then the expectation is compared with the (unsigned) file name and any
+    ``min_sequence`` above 0 is a :class:`Rollback` (legacy packages count as sequence 0).
     """
     path = Path(path)
     try:
@@ -143,12 +148,12 @@ def verify_package(
             if not _looks_legacy(stream, limits):
                 raise
             del strict_error
-            return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report)
+            return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report, allow_legacy)
         names = {e.name for e in entries}
         if MANIFEST_NAME in names:
             return _verify_v1(stream, path, entries, keyring, expect, limits, now, capture_model, report)
         if LEGACY_MEMBER in names:
-            return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report)
+            return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report, allow_legacy)
         raise UnsafeArchive("not a model package: neither manifest.json nor signed_model.pkl is present")
 
 
@@ -168,6 +173,7 @@ def _verify_legacy(
     limits: Limits,
     capture_model: bool,
     report: list[MemberStatus] | None,
+    allow_legacy: bool,
 ) -> VerifiedPackage:
     manifest, value = verify_legacy(stream, path, keyring, limits)
     statuses = tuple(
@@ -177,7 +183,9 @@ def _verify_legacy(
     if report is not None:
         report.extend(statuses)
     if expect is not None:
-        raise BindingMismatch("format", "signed manifest (v1)", "legacy")
+        if not allow_legacy:
+            raise BindingMismatch("format", "signed manifest (v1)", "legacy")
+        _check_binding(manifest, expect)
     return VerifiedPackage(path, manifest, statuses, memoryview(value).toreadonly() if capture_model else None)
 
 
@@ -251,16 +259,20 @@ def _verify_v1(
 
     # 5-7. binding, rollback, expiry
     if expect is not None:
-        for field in ("name", "version", "parameters_version"):
-            if getattr(manifest, field) != getattr(expect, field):
-                raise BindingMismatch(field, getattr(expect, field), getattr(manifest, field))
-        if manifest.sequence < expect.min_sequence:
-            raise Rollback(manifest.sequence, expect.min_sequence)
+        _check_binding(manifest, expect)
     moment = now or now_utc()
     if manifest.expires is not None and manifest.expires <= moment:
         raise Expired(f"manifest expired at {manifest.expires.isoformat()}", expires=manifest.expires)
     model_view = memoryview(model_buffer).toreadonly() if model_buffer is not None else None
     return VerifiedPackage(path, manifest, tuple(statuses), model_view)
+
+
+def _check_binding(manifest: Manifest | LegacyManifest, expect: Expectation) -> None:
+    for field in ("name", "version", "parameters_version"):
+        if getattr(manifest, field) != getattr(expect, field):
+            raise BindingMismatch(field, getattr(expect, field), getattr(manifest, field))
+    if manifest.sequence < expect.min_sequence:
+        raise Rollback(manifest.sequence, expect.min_sequence)
 
 
 def _check_member(stream: BinaryIO, entry: ZipEntry, expected: Any, sink: memoryview | None) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from deploy_support import (
     REPO,
     cmd_port,
@@ -136,6 +139,20 @@ def test_hadolint_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_hadolint_would_catch_a_root_user_and_sudo(tmp_path: Path) -> None:
+    """The linter really reads the file: the original design's ending (sudo installed, root user) is refused."""
+    bad = repo_file("Dockerfile").read_text(encoding="utf-8").replace(
+        "USER 10001:10001", "RUN apt-get update && apt-get install -y sudo\nUSER root"
+    )
+    (tmp_path / "Dockerfile").write_text(bad, encoding="utf-8")
+    result = subprocess.run(
+        [str(tool("hadolint")), "--no-color", "Dockerfile"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "DL3002" in result.stdout, result.stdout  # Last USER should not be root
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -179,3 +196,25 @@ def test_dockerignore_matcher_follows_docker_semantics() -> None:
     assert not dockerignore_excludes(rules, "pkg/sub/module.py")
     assert dockerignore_excludes(rules, "pkg/sub/secret.key")
     assert dockerignore_excludes(rules, "pkg/secret.key")
+
+
+def test_configuration_copied_into_the_image_holds_no_secret() -> None:
+    """configuration/ goes into the image: every secret-looking setting there must be a ${NAME} placeholder."""
+
+    def walk(value: object, where: str) -> Iterator[tuple[str, object]]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(item, f"{where}[{index}]")
+        else:
+            yield where, value
+
+    files = sorted((REPO / "configuration").glob("*.yaml"))
+    assert files, "configuration/ has no YAML files"
+    for path in files:
+        for where, value in walk(yaml.safe_load(path.read_text(encoding="utf-8")), path.name):
+            name = where.rsplit(".", 1)[-1].lower()
+            if any(word in name for word in ("secret", "password", "access_key", "token")) and value is not None:
+                assert re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", str(value)), f"{where} is written in the file"

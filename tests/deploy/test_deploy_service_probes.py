@@ -65,7 +65,9 @@ def probe_paths() -> dict[str, str]:
     return {probe: container()[probe]["httpGet"]["path"] for probe in PROBES}
 
 
-def deployment_environment(tmp_path: Path, supplied: dict[str, str], keyring: Keyring | None = None) -> dict[str, str]:
+def deployment_environment(
+    tmp_path: Path, supplied: dict[str, str], keyring: Keyring | None = None
+) -> dict[str, str]:
     """The Deployment's env: literal values as written, with the two mounted files mapped to real files here,
     and every secretKeyRef / configMapKeyRef taken from *supplied* (optional ones may be absent)."""
     env: dict[str, str] = {}
@@ -162,7 +164,11 @@ def forged(kind: str, directory: Path, service_keyring: Keyring) -> Path:
     return package
 
 
-REFUSALS = {"not a zip": "UnsafeArchive", "signed by an unknown key": "UnknownKey", "tampered after signing": "?"}
+REFUSALS = {
+    "not a zip": "UnsafeArchive",
+    "signed by an unknown key": "UnknownKey",
+    "tampered after signing": "DigestMismatch",
+}
 
 
 @pytest.mark.parametrize("kind", sorted(REFUSALS))

@@ -125,7 +125,15 @@ class MarkerPayload:
         return (open, (str(self.marker), "w"))
 
 
-def tampered_copy(package: Path, destination: Path, marker: Path) -> Path:
+def tampered_copy(package: Path, destination: Path) -> Path:
+    """The signed package with one byte changed in the middle of the file (inside the pickle member's data)."""
+    data = bytearray(package.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    destination.write_bytes(bytes(data))
+    return destination
+
+
+def replaced_pickle_copy(package: Path, destination: Path, marker: Path) -> Path:
     """The signed package with its pickle member replaced by one that would create *marker* if unpickled."""
     payload = pickle.dumps(MarkerPayload(marker))
     with zipfile.ZipFile(package) as source, zipfile.ZipFile(destination, "w") as target:

@@ -13,8 +13,8 @@ from tests.service.conftest import (
     PARAMETERS_VERSION,
     Artifacts,
     local_store,
+    replaced_pickle_copy,
     service_configuration,
-    tampered_copy,
     wait_for_startup,
 )
 
@@ -167,7 +167,7 @@ def test_tampered_package_leaves_the_service_not_ready_and_not_healthy(
     artifacts: Artifacts, tmp_path: Path, start_service, caplog
 ) -> None:
     marker = tmp_path / "unpickled.marker"
-    tampered = tampered_copy(artifacts.package, tmp_path / "tampered.zip", marker)
+    tampered = replaced_pickle_copy(artifacts.package, tmp_path / "tampered.zip", marker)
     configuration = service_configuration(
         minio_url=local_store(tmp_path / "store", tampered), keyring_path=str(artifacts.keyring_file)
     )

@@ -18,7 +18,15 @@ from diabetes_risk_model.prediction.model import inputs_to_frame
 from diabetes_risk_model.prediction.schemas import DiabetesRisk
 from diabetes_risk_model.service.app import load_configuration
 from diabetes_risk_model.storage import open_store
-from tests.service.conftest import BUCKET, OBJECT_NAME, PARAMETERS_VERSION, Artifacts, tampered_copy, wait_for_startup
+from tests.service.conftest import (
+    BUCKET,
+    OBJECT_NAME,
+    PARAMETERS_VERSION,
+    Artifacts,
+    replaced_pickle_copy,
+    tampered_copy,
+    wait_for_startup,
+)
 from tests.service.test_model import sample_inputs
 
 PREDICT = "/api/models/diabetes_risk_model/prediction"
@@ -116,7 +124,9 @@ def test_minio_stopped_after_load_keeps_serving(minio_server, artifacts: Artifac
     assert client.get("/api/health").status_code == 200
 
 
-@pytest.mark.parametrize("case", ["wrong_credentials", "missing_bucket", "missing_object", "tampered_object"])
+@pytest.mark.parametrize(
+    "case", ["wrong_credentials", "missing_bucket", "missing_object", "changed_byte", "replaced_pickle"]
+)
 def test_permanent_failures_leave_the_service_not_ready(
     case: str, minio_server, artifacts: Artifacts, monkeypatch, start_service, caplog, tmp_path: Path
 ) -> None:
@@ -134,8 +144,11 @@ def test_permanent_failures_leave_the_service_not_ready(
     elif case == "missing_object":
         upload(minio_server, artifacts.package, object_name="diabetes_risk_model-0.1.0-1999_01_01.zip")
         expected_log = "ObjectNotFound"
+    elif case == "changed_byte":
+        upload(minio_server, tampered_copy(artifacts.package, tmp_path / "tampered.zip"))
+        expected_log = f"model package {OBJECT_NAME} refused, nothing was unpickled"
     else:
-        upload(minio_server, tampered_copy(artifacts.package, tmp_path / "tampered.zip", marker))
+        upload(minio_server, replaced_pickle_copy(artifacts.package, tmp_path / "replaced.zip", marker))
         expected_log = f"model package {OBJECT_NAME} refused, nothing was unpickled"
     configuration = docker_configuration(minio_server, artifacts, monkeypatch, **overrides)
     with caplog.at_level(logging.INFO):

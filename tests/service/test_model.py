@@ -36,7 +36,14 @@ from diabetes_risk_model.prediction.schemas import (
     Income,
 )
 from diabetes_risk_model.signing import Keyring
-from tests.service.conftest import PARAMETERS_VERSION, Artifacts, local_store, malicious_signed_package, tampered_copy
+from tests.service.conftest import (
+    PARAMETERS_VERSION,
+    Artifacts,
+    local_store,
+    malicious_signed_package,
+    replaced_pickle_copy,
+    tampered_copy,
+)
 
 
 def sample_inputs(count: int, seed: int = 7) -> list[DiabetesRiskModelInput]:
@@ -196,11 +203,21 @@ def test_another_parameters_version_is_not_found(model_settings: dict[str, objec
         DiabetesRiskModel(**dict(model_settings, model_parameters_version="1999_01_01"))
 
 
-def test_tampered_package_is_refused_and_never_unpickled(
+def test_a_changed_byte_is_refused_and_never_unpickled(
+    artifacts: Artifacts, model_settings: dict[str, object], tmp_path: Path, caplog
+) -> None:
+    tampered = tampered_copy(artifacts.package, tmp_path / "tampered.zip")
+    settings = dict(model_settings, minio_url=local_store(tmp_path / "bad-store", tampered))
+    with caplog.at_level(logging.INFO), pytest.raises(VerificationError):
+        DiabetesRiskModel(**settings)
+    assert "refused, nothing was unpickled" in caplog.text
+
+
+def test_a_replaced_pickle_is_refused_and_never_unpickled(
     artifacts: Artifacts, model_settings: dict[str, object], tmp_path: Path, caplog
 ) -> None:
     marker = tmp_path / "unpickled.marker"
-    tampered = tampered_copy(artifacts.package, tmp_path / "tampered.zip", marker)
+    tampered = replaced_pickle_copy(artifacts.package, tmp_path / "tampered.zip", marker)
     settings = dict(model_settings, minio_url=local_store(tmp_path / "bad-store", tampered))
     with caplog.at_level(logging.INFO), pytest.raises(VerificationError):
         DiabetesRiskModel(**settings)

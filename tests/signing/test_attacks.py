@@ -57,25 +57,48 @@ def _rename(ms: list[tuple[str, bytes, bool]], old: str, new: str) -> list[tuple
 
 MEMBER_EDITS: list[tuple[str, Callable[..., list[tuple[str, bytes, bool]]], type[VerificationError], str | None]] = [
     ("swap-model-metrics", lambda ms: _swap(ms, "model.pkl", "metrics.json"), DigestMismatch, "metrics.json"),
-    ("swap-pngs", lambda ms: _swap(ms, "plots/auc.png", "plots/confusion_matrix.png"), DigestMismatch,
-     "plots/auc.png"),
-    ("replace-model", lambda ms: [(n, b"cos\nsystem\n(S'id'\ntR." if n == "model.pkl" else d, z) for n, d, z in ms],
-     DigestMismatch, "model.pkl"),
-    ("recompress-html", lambda ms: [(n, d, False if n == "data_report.html" else z) for n, d, z in ms],
-     DigestMismatch, "data_report.html"),
-    ("compress-model", lambda ms: [(n, d, True if n == "model.pkl" else z) for n, d, z in ms],
-     DigestMismatch, "model.pkl"),
-    ("append-to-member", lambda ms: [(n, d + b" " if n == "metrics.json" else d, z) for n, d, z in ms],
-     DigestMismatch, "metrics.json"),
-    ("empty-member", lambda ms: [(n, b"" if n == "metrics.json" else d, z) for n, d, z in ms],
-     DigestMismatch, "metrics.json"),
+    ("swap-pngs", lambda ms: _swap(ms, "plots/auc.png", "plots/confusion_matrix.png"), DigestMismatch, "plots/auc.png"),
+    (
+        "replace-model",
+        lambda ms: [(n, b"cos\nsystem\n(S'id'\ntR." if n == "model.pkl" else d, z) for n, d, z in ms],
+        DigestMismatch,
+        "model.pkl",
+    ),
+    (
+        "recompress-html",
+        lambda ms: [(n, d, False if n == "data_report.html" else z) for n, d, z in ms],
+        DigestMismatch,
+        "data_report.html",
+    ),
+    (
+        "compress-model",
+        lambda ms: [(n, d, True if n == "model.pkl" else z) for n, d, z in ms],
+        DigestMismatch,
+        "model.pkl",
+    ),
+    (
+        "append-to-member",
+        lambda ms: [(n, d + b" " if n == "metrics.json" else d, z) for n, d, z in ms],
+        DigestMismatch,
+        "metrics.json",
+    ),
+    (
+        "empty-member",
+        lambda ms: [(n, b"" if n == "metrics.json" else d, z) for n, d, z in ms],
+        DigestMismatch,
+        "metrics.json",
+    ),
     ("rename-member", lambda ms: _rename(ms, "metrics.json", "metrics2.json"), MemberSetMismatch, None),
     ("rename-model", lambda ms: _rename(ms, "model.pkl", "model2.pkl"), MemberSetMismatch, None),
     ("remove-member", lambda ms: [m for m in ms if m[0] != "metrics.json"], MissingMember, None),
     ("remove-model", lambda ms: [m for m in ms if m[0] != "model.pkl"], MissingMember, None),
     ("add-member", lambda ms: [*sorted([*ms[:-1], ("extra.txt", b"hi", False)]), ms[-1]], UnexpectedMember, None),
-    ("add-pickle", lambda ms: [*sorted([*ms[:-1], ("evil.pkl", b"cos\nsystem\n.", False)]), ms[-1]],
-     UnexpectedMember, None),
+    (
+        "add-pickle",
+        lambda ms: [*sorted([*ms[:-1], ("evil.pkl", b"cos\nsystem\n.", False)]), ms[-1]],
+        UnexpectedMember,
+        None,
+    ),
     ("remove-manifest", lambda ms: ms[:-1], UnsafeArchive, None),
     ("manifest-first", lambda ms: [ms[-1], *ms[:-1]], UnsafeArchive, None),
     ("reorder", lambda ms: [*reversed(ms[:-1]), ms[-1]], UnsafeArchive, None),
@@ -83,8 +106,12 @@ MEMBER_EDITS: list[tuple[str, Callable[..., list[tuple[str, bytes, bool]]], type
     ("duplicate-member", lambda ms: [ms[0], *ms], UnsafeArchive, None),
     ("duplicate-manifest", lambda ms: [*ms, ms[-1]], UnsafeArchive, None),
     ("case-duplicate", lambda ms: [*sorted([*ms[:-1], ("MODEL.pkl", b"x", False)]), ms[-1]], UnsafeArchive, None),
-    ("add-signed-model", lambda ms: [*sorted([*ms[:-1], ("signed_model.pkl", b"x.y", False)]), ms[-1]],
-     UnexpectedMember, None),
+    (
+        "add-signed-model",
+        lambda ms: [*sorted([*ms[:-1], ("signed_model.pkl", b"x.y", False)]), ms[-1]],
+        UnexpectedMember,
+        None,
+    ),
 ]
 
 
@@ -97,7 +124,7 @@ def test_member_level_attack(tmp_path: Path, base_package: Path, verify_ring: Ke
         verify_package(_write(tmp_path, mutated), verify_ring)
     assert type(info.value) is expected, info.value
     if member:
-        assert info.value.member == member
+        assert isinstance(info.value, DigestMismatch) and info.value.member == member
 
 
 def test_rezip_helper_reproduces_the_canonical_bytes(base_package: Path) -> None:
@@ -106,8 +133,21 @@ def test_rezip_helper_reproduces_the_canonical_bytes(base_package: Path) -> None
     assert _rezip(base_package.read_bytes(), lambda ms: ms) == base_package.read_bytes()
 
 
-UNSAFE_NAMES = [b"../evil.pkl", b"/etc/passwd", b"a\\b.txt", b"plots/../x", b".hidden", b"plots/", b"a//b",
-                b"C:evil", b"caf\xc3\xa9.txt", b"x\x00y", b" space", b"plots/./a.png", b"a" * 250]
+UNSAFE_NAMES = [
+    b"../evil.pkl",
+    b"/etc/passwd",
+    b"a\\b.txt",
+    b"plots/../x",
+    b".hidden",
+    b"plots/",
+    b"a//b",
+    b"C:evil",
+    b"caf\xc3\xa9.txt",
+    b"x\x00y",
+    b" space",
+    b"plots/./a.png",
+    b"a" * 250,
+]
 
 
 @pytest.mark.parametrize("name", UNSAFE_NAMES, ids=[repr(n)[:30] for n in UNSAFE_NAMES])
@@ -152,8 +192,9 @@ def test_lying_inflated_size_is_a_digest_mismatch(tmp_path: Path) -> None:
         hash_member(stream, ZipEntry("x", 8, 0, len(data), 100, 0, 0))
 
 
-def test_non_canonical_zip_of_the_same_members_is_refused(tmp_path: Path, base_package: Path,
-                                                          verify_ring: Keyring) -> None:
+def test_non_canonical_zip_of_the_same_members_is_refused(
+    tmp_path: Path, base_package: Path, verify_ring: Keyring
+) -> None:
     out = tmp_path / "rezipped.zip"
     with zipfile.ZipFile(base_package) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
@@ -233,8 +274,9 @@ def test_binding_mismatch(base_package: Path, verify_ring: Keyring, field: str, 
     assert info.value.expected == getattr(expect, field)
 
 
-def test_substituted_package_under_another_object_name(tmp_path: Path, make_package: Callable[..., Path],
-                                                       verify_ring: Keyring) -> None:
+def test_substituted_package_under_another_object_name(
+    tmp_path: Path, make_package: Callable[..., Path], verify_ring: Keyring
+) -> None:
     """A valid older version copied under the newer version's object name is refused."""
     old = make_package(version="0.0.9")
     renamed = _write(tmp_path, old.read_bytes())

@@ -26,7 +26,7 @@ class _OsSystem:
     def __init__(self, canary: Path) -> None:
         self.canary = canary
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         return (os.system, (f"touch {self.canary}",))
 
 
@@ -34,7 +34,7 @@ class _Exec:
     def __init__(self, canary: Path) -> None:
         self.canary = canary
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         return (exec, (f"open({str(self.canary)!r}, 'w').write('pwned')",))
 
 
@@ -42,7 +42,7 @@ class _Popen:
     def __init__(self, canary: Path) -> None:
         self.canary = canary
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         return (subprocess.Popen, (["touch", str(self.canary)],))
 
 
@@ -50,14 +50,17 @@ class _Open:
     def __init__(self, canary: Path) -> None:
         self.canary = canary
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         return (open, (str(self.canary), "w"))
 
 
-PAYLOADS: dict[str, Callable[[Path], object]] = {"os.system": _OsSystem, "exec": _Exec, "Popen": _Popen,
-                                                 "open": _Open}
-REFUSED_MODULES = {"os.system": {"posix", "os", "nt"}, "exec": {"builtins"}, "Popen": {"subprocess"},
-                   "open": {"io", "builtins"}}
+PAYLOADS: dict[str, Callable[[Path], object]] = {"os.system": _OsSystem, "exec": _Exec, "Popen": _Popen, "open": _Open}
+REFUSED_MODULES = {
+    "os.system": {"posix", "os", "nt"},
+    "exec": {"builtins"},
+    "Popen": {"subprocess"},
+    "open": {"io", "builtins"},
+}
 
 
 def _malicious(kind: str, canary: Path) -> bytes:
@@ -87,28 +90,44 @@ def test_unsigned_malicious_package(tmp_path: Path, kind: str, verify_ring: Keyr
 
 @pytest.mark.parametrize("kind", PAYLOADS)
 @pytest.mark.parametrize("attacker", ["unknown-id", "same-id-other-secret"])
-def test_malicious_package_signed_with_a_wrong_key(tmp_path: Path, kind: str, attacker: str,
-                                                   verify_ring: Keyring) -> None:
+def test_malicious_package_signed_with_a_wrong_key(
+    tmp_path: Path, kind: str, attacker: str, verify_ring: Keyring
+) -> None:
     canary = tmp_path / "canary"
     evil = tmp_path / "model.pkl"
     evil.write_bytes(_malicious(kind, canary))
     key_id = "attacker" if attacker == "unknown-id" else "hmac-2026"
-    package = build_package(tmp_path, name=NAME, version=VERSION, parameters_version=PV, model_pickle=evil,
-                            extra_members={}, keyring=Keyring([Key.generate(key_id, "hmac-sha256")]))
+    package = build_package(
+        tmp_path,
+        name=NAME,
+        version=VERSION,
+        parameters_version=PV,
+        model_pickle=evil,
+        extra_members={},
+        keyring=Keyring([Key.generate(key_id, "hmac-sha256")]),
+    )
     with pytest.raises(UnknownKey if attacker == "unknown-id" else BadSignature):
         verify_package(package, verify_ring).load_model()
     assert not canary.exists()
 
 
 @pytest.mark.parametrize("kind", PAYLOADS)
-def test_malicious_package_signed_with_the_right_key(tmp_path: Path, kind: str, keyring: Keyring,
-                                                     verify_ring: Keyring) -> None:
+def test_malicious_package_signed_with_the_right_key(
+    tmp_path: Path, kind: str, keyring: Keyring, verify_ring: Keyring
+) -> None:
     """A valid signature is not enough: the restricted unpickler refuses the import and names it."""
     canary = tmp_path / "canary"
     evil = tmp_path / "model.pkl"
     evil.write_bytes(_malicious(kind, canary))
-    package = build_package(tmp_path, name=NAME, version=VERSION, parameters_version=PV, model_pickle=evil,
-                            extra_members={}, keyring=keyring)
+    package = build_package(
+        tmp_path,
+        name=NAME,
+        version=VERSION,
+        parameters_version=PV,
+        model_pickle=evil,
+        extra_members={},
+        keyring=keyring,
+    )
     verified = verify_package(package, verify_ring)
     with pytest.raises(UnsafePickle) as info:
         verified.load_model()

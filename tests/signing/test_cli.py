@@ -18,11 +18,21 @@ from .ziptools import regions
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"MODEL_KEYRING", "PARAMETERS_SIGNING_KEY",
-                                                             "PARAMETERS_SIGNING_KEY_ID"}}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"MODEL_KEYRING", "PARAMETERS_SIGNING_KEY", "PARAMETERS_SIGNING_KEY_ID"}
+    }
     base["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "diabetes_risk_model", *args], capture_output=True, text=True,
-                          env={**base, **(env or {})}, cwd=cwd or REPO, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "diabetes_risk_model", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        cwd=cwd or REPO,
+        timeout=120,
+        check=False,
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -> None:
@@ -43,9 +53,16 @@ def test_compat_package_verifies_with_the_published_key() -> None:
     result = run("verify", str(COMPAT_ZIP), env={"PARAMETERS_SIGNING_KEY": compat_key()})
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for line in ("name: diabetes_risk_model", "version: 0.1.0", "parameters version: 2023_03_17",
-                 "key id: default", "member signed_model.pkl: OK", "member model.pkl: NOT COVERED",
-                 "member data_report.html: NOT COVERED", "verified: OK"):
+    for line in (
+        "name: diabetes_risk_model",
+        "version: 0.1.0",
+        "parameters version: 2023_03_17",
+        "key id: default",
+        "member signed_model.pkl: OK",
+        "member model.pkl: NOT COVERED",
+        "member data_report.html: NOT COVERED",
+        "verified: OK",
+    ):
         assert line in out
     assert "NOT signed" in out and compat_key() not in out + result.stderr
 
@@ -65,8 +82,9 @@ def test_verify_without_keys_is_a_configuration_error() -> None:
 def test_keygen_sign_verify_rotate_inspect(tmp_path: Path, member_files: dict[str, Path]) -> None:
     ring = tmp_path / "secrets" / "ring.json"
     public = tmp_path / "public.json"
-    result = run("keygen", "--alg", "ed25519", "--key-id", "cli-1", "--keyring", str(ring),
-                 "--public-keyring", str(public))
+    result = run(
+        "keygen", "--alg", "ed25519", "--key-id", "cli-1", "--keyring", str(ring), "--public-keyring", str(public)
+    )
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(ring.stat().st_mode) == 0o600
     material = [k.get("private", "") for k in json.loads(ring.read_text())["keys"]]
@@ -74,24 +92,68 @@ def test_keygen_sign_verify_rotate_inspect(tmp_path: Path, member_files: dict[st
     assert "private" not in public.read_text()
 
     out_dir = tmp_path / "out"
-    result = run("sign", "--keyring", str(ring), "--model", str(member_files["model.pkl"]), "--member",
-                 f"data_report.html={member_files['data_report.html']}", "--member",
-                 f"plots/auc.png={member_files['plots/auc.png']}", "--output-dir", str(out_dir),
-                 "--parameters-version", "2026_11_22", "--sequence", "5")
+    result = run(
+        "sign",
+        "--keyring",
+        str(ring),
+        "--model",
+        str(member_files["model.pkl"]),
+        "--member",
+        f"data_report.html={member_files['data_report.html']}",
+        "--member",
+        f"plots/auc.png={member_files['plots/auc.png']}",
+        "--output-dir",
+        str(out_dir),
+        "--parameters-version",
+        "2026_11_22",
+        "--sequence",
+        "5",
+    )
     assert result.returncode == 0, result.stderr
     package = out_dir / "diabetes_risk_model-0.1.0-2026_11_22.zip"
     assert package.is_file()
 
-    result = run("verify", str(package), "--keyring", str(public), "--name", "diabetes_risk_model", "--version",
-                 "0.1.0", "--parameters-version", "2026_11_22", "--min-sequence", "5")
+    result = run(
+        "verify",
+        str(package),
+        "--keyring",
+        str(public),
+        "--name",
+        "diabetes_risk_model",
+        "--version",
+        "0.1.0",
+        "--parameters-version",
+        "2026_11_22",
+        "--min-sequence",
+        "5",
+    )
     assert result.returncode == 0, result.stderr
-    for line in ("name: diabetes_risk_model", "version: 0.1.0", "parameters version: 2026_11_22",
-                 "key id: cli-1 (ed25519)", "member model.pkl: OK", "member data_report.html: OK",
-                 "member plots/auc.png: OK", "verified: OK"):
+    for line in (
+        "name: diabetes_risk_model",
+        "version: 0.1.0",
+        "parameters version: 2026_11_22",
+        "key id: cli-1 (ed25519)",
+        "member model.pkl: OK",
+        "member data_report.html: OK",
+        "member plots/auc.png: OK",
+        "verified: OK",
+    ):
         assert line in result.stdout
 
-    result = run("verify", str(package), "--keyring", str(public), "--name", "diabetes_risk_model", "--version",
-                 "0.1.0", "--parameters-version", "2026_11_22", "--min-sequence", "6")
+    result = run(
+        "verify",
+        str(package),
+        "--keyring",
+        str(public),
+        "--name",
+        "diabetes_risk_model",
+        "--version",
+        "0.1.0",
+        "--parameters-version",
+        "2026_11_22",
+        "--min-sequence",
+        "6",
+    )
     assert_one_line_error(result, 1)
     assert "Rollback" in result.stderr
 
@@ -150,8 +212,9 @@ def test_keygen_refuses_to_write_into_the_repository() -> None:
     assert not target.exists()
 
 
-def test_verify_tampered_package_never_prints_unverified_bytes(tmp_path: Path, base_package: Path,
-                                                               keyring: Keyring) -> None:
+def test_verify_tampered_package_never_prints_unverified_bytes(
+    tmp_path: Path, base_package: Path, keyring: Keyring
+) -> None:
     ring = keyring.save(tmp_path / "ring.json")
     data = bytearray(base_package.read_bytes())
     marker = b'"keyid":"'

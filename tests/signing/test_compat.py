@@ -11,8 +11,16 @@ from pathlib import Path
 import itsdangerous
 import pytest
 
-from diabetes_risk_model.errors import BadSignature, BindingMismatch, UnknownKey, UnsafeArchive, VerificationError
+from diabetes_risk_model.errors import (
+    BadSignature,
+    BindingMismatch,
+    Rollback,
+    UnknownKey,
+    UnsafeArchive,
+    VerificationError,
+)
 from diabetes_risk_model.signing import Expectation, Key, Keyring, verify_package
+from diabetes_risk_model.signing.legacy import LegacyManifest
 
 from .conftest import compat_key
 
@@ -41,15 +49,21 @@ def test_compat_package_verifies_with_its_published_key(compat_package: Path, le
     verified = verify_package(compat_package, legacy_ring)
     m = verified.manifest
     assert verified.is_legacy and m.format == "legacy"
-    assert (m.name, m.version, m.parameters_version, m.key_id) == ("diabetes_risk_model", "0.1.0", "2023_03_17",
-                                                                    "default")
+    assert (m.name, m.version, m.parameters_version, m.key_id) == (
+        "diabetes_risk_model",
+        "0.1.0",
+        "2023_03_17",
+        "default",
+    )
+    assert isinstance(m, LegacyManifest)
     assert m.signed_members == ("signed_model.pkl",)
     assert set(m.unsigned_members) == {".DS_Store", "data_report.html", "model.pkl"}
     assert [s.ok for s in verified.members if s.path == "model.pkl"] == [False]  # not covered
 
 
-def test_legacy_verification_matches_itsdangerous(signed_model: bytes, legacy_ring: Keyring,
-                                                  compat_package: Path) -> None:
+def test_legacy_verification_matches_itsdangerous(
+    signed_model: bytes, legacy_ring: Keyring, compat_package: Path
+) -> None:
     """What we accept is exactly what itsdangerous' defaults accept (SHA-1, django-concat)."""
     expected = itsdangerous.Signer(compat_key()).unsign(signed_model)
     verified = verify_package(compat_package, legacy_ring)
@@ -62,9 +76,21 @@ def test_compat_package_is_never_loaded_by_default(compat_package: Path, legacy_
 
 
 def test_legacy_cannot_satisfy_an_expectation(compat_package: Path, legacy_ring: Keyring) -> None:
+    expect = Expectation("diabetes_risk_model", "0.1.0", "2023_03_17")
     with pytest.raises(BindingMismatch) as info:
-        verify_package(compat_package, legacy_ring, Expectation("diabetes_risk_model", "0.1.0", "2023_03_17"))
+        verify_package(compat_package, legacy_ring, expect)
     assert info.value.field == "format"
+    # explicitly allowed: checked against the (unsigned) file name; any minimum sequence refuses it
+    assert verify_package(compat_package, legacy_ring, expect, allow_legacy=True).is_legacy
+    with pytest.raises(BindingMismatch) as info:
+        verify_package(
+            compat_package, legacy_ring, Expectation("diabetes_risk_model", "0.2.0", "2023_03_17"), allow_legacy=True
+        )
+    assert info.value.field == "version"
+    with pytest.raises(Rollback):
+        verify_package(
+            compat_package, legacy_ring, Expectation("diabetes_risk_model", "0.1.0", "2023_03_17", 1), allow_legacy=True
+        )
 
 
 @pytest.mark.parametrize("variant", ["one-char-longer", "one-char-changed", "truncated", "random", "empty-ish"])
@@ -92,8 +118,9 @@ def _positions(length: int) -> list[int]:
 
 
 @pytest.mark.parametrize("index", range(100))
-def test_compat_refused_after_any_one_byte_change(tmp_path: Path, compat_package: Path, signed_model: bytes,
-                                                  legacy_ring: Keyring, index: int) -> None:
+def test_compat_refused_after_any_one_byte_change(
+    tmp_path: Path, compat_package: Path, signed_model: bytes, legacy_ring: Keyring, index: int
+) -> None:
     positions = _positions(len(signed_model))
     position = positions[index % len(positions)]
     mask = 0x01 if index % 2 else 0x40
@@ -105,8 +132,9 @@ def test_compat_refused_after_any_one_byte_change(tmp_path: Path, compat_package
 
 
 @pytest.mark.parametrize("edit", ["drop-signature", "drop-separator", "append-byte", "empty", "signature-only"])
-def test_compat_refused_after_structural_change(tmp_path: Path, compat_package: Path, signed_model: bytes,
-                                                legacy_ring: Keyring, edit: str) -> None:
+def test_compat_refused_after_structural_change(
+    tmp_path: Path, compat_package: Path, signed_model: bytes, legacy_ring: Keyring, edit: str
+) -> None:
     value, _, sig = signed_model.rpartition(b".")
     changed = {
         "drop-signature": value,
@@ -119,8 +147,9 @@ def test_compat_refused_after_structural_change(tmp_path: Path, compat_package: 
         verify_package(_repack(compat_package, tmp_path / "x.zip", changed), legacy_ring)
 
 
-def test_raw_byte_flips_in_the_compat_zip_are_refused(tmp_path: Path, compat_package: Path,
-                                                      legacy_ring: Keyring) -> None:
+def test_raw_byte_flips_in_the_compat_zip_are_refused(
+    tmp_path: Path, compat_package: Path, legacy_ring: Keyring
+) -> None:
     """Flips in the raw compat file: the deflate stream or CRC breaks, or the signature fails."""
     data = compat_package.read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -86,10 +86,14 @@ def test_public_keyring_may_live_in_the_repository(tmp_path: Path, keyring: Keyr
 
 @pytest.mark.parametrize(
     "content",
-    ["not json", "[]", '{"format": "other", "keys": []}',
-     '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "rsa", "created": "x"}]}',
-     '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "hmac-sha256", '
-     '"created": "2026-01-01T00:00:00Z", "secret": "c2hvcnQ="}]}'],
+    [
+        "not json",
+        "[]",
+        '{"format": "other", "keys": []}',
+        '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "rsa", "created": "x"}]}',
+        '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "hmac-sha256", '
+        '"created": "2026-01-01T00:00:00Z", "secret": "c2hvcnQ="}]}',
+    ],
 )
 def test_malformed_keyring_files(tmp_path: Path, content: str) -> None:
     path = tmp_path / "ring.json"
@@ -102,8 +106,9 @@ def test_malformed_keyring_files(tmp_path: Path, content: str) -> None:
 def test_from_env(tmp_path: Path, keyring: Keyring) -> None:
     ring_path = keyring.save(tmp_path / "ring.json")
     secret = "s" * 40
-    ring = Keyring.from_env({"MODEL_KEYRING": str(ring_path), "PARAMETERS_SIGNING_KEY": secret,
-                             "PARAMETERS_SIGNING_KEY_ID": "env-key"})
+    ring = Keyring.from_env(
+        {"MODEL_KEYRING": str(ring_path), "PARAMETERS_SIGNING_KEY": secret, "PARAMETERS_SIGNING_KEY_ID": "env-key"}
+    )
     assert {k.key_id for k in ring.keys} == {"ed-2026", "hmac-2026", "old-2024", "env-key"}
     assert ring.legacy_key_id == "env-key"
     assert ring.signing_key().key_id == "ed-2026"  # the env key sorts oldest
@@ -123,7 +128,7 @@ def test_invalid_key_ids_and_duplicates() -> None:
         Keyring([key, key])
 
 
-def test_round_trip_and_manifest_contents(base_package: Path, verify_ring: Keyring, member_files) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip_and_manifest_contents(base_package: Path, verify_ring: Keyring, member_files) -> None:
     verified = verify_package(base_package, verify_ring, Expectation(NAME, VERSION, PV, min_sequence=100))
     m = verified.manifest
     assert isinstance(m, Manifest)
@@ -138,8 +143,7 @@ def test_round_trip_and_manifest_contents(base_package: Path, verify_ring: Keyri
         assert archive.testzip() is None
         assert archive.read("metrics.json") == member_files["metrics.json"].read_bytes()
         assert [i.filename for i in archive.infolist()][-1] == "manifest.json"
-        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and not i.extra and not i.comment
-                   for i in archive.infolist())
+        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and not i.extra and not i.comment for i in archive.infolist())
 
 
 def test_build_is_deterministic_for_the_same_inputs(make_package: Callable[..., Path], tmp_path: Path) -> None:
@@ -151,8 +155,9 @@ def test_build_is_deterministic_for_the_same_inputs(make_package: Callable[..., 
     assert len(a) == len(b)
 
 
-def test_loaded_model_comes_from_the_verified_bytes_not_the_file(tmp_path: Path, make_package: Callable[..., Path],
-                                                                 verify_ring: Keyring) -> None:
+def test_loaded_model_comes_from_the_verified_bytes_not_the_file(
+    tmp_path: Path, make_package: Callable[..., Path], verify_ring: Keyring
+) -> None:
     package = make_package(output_dir=tmp_path)
     verified = verify_package(package, verify_ring)
     package.write_bytes(b"replaced after verification")  # swap the file under our feet
@@ -167,11 +172,19 @@ def test_capture_model_false_keeps_no_bytes(base_package: Path, verify_ring: Key
         verified.load_model()
 
 
-def test_build_refuses_bad_inputs(tmp_path: Path, keyring: Keyring, member_files) -> None:  # type: ignore[no-untyped-def]
-    base = {"name": NAME, "version": VERSION, "parameters_version": PV, "model_pickle": member_files["model.pkl"],
-            "keyring": keyring}
-    for extra in ({"manifest.json": member_files["metrics.json"]}, {"model.pkl": member_files["metrics.json"]},
-                  {"signed_model.pkl": member_files["metrics.json"]}):
+def test_build_refuses_bad_inputs(tmp_path: Path, keyring: Keyring, member_files) -> None:
+    base = {
+        "name": NAME,
+        "version": VERSION,
+        "parameters_version": PV,
+        "model_pickle": member_files["model.pkl"],
+        "keyring": keyring,
+    }
+    for extra in (
+        {"manifest.json": member_files["metrics.json"]},
+        {"model.pkl": member_files["metrics.json"]},
+        {"signed_model.pkl": member_files["metrics.json"]},
+    ):
         with pytest.raises(ConfigurationError, match="reserved"):
             build_package(tmp_path, extra_members=extra, **base)
     with pytest.raises(UnsafeArchive):
@@ -185,16 +198,18 @@ def test_build_refuses_bad_inputs(tmp_path: Path, keyring: Keyring, member_files
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
-def test_default_sequence_grows_and_requirements_are_recorded(make_package: Callable[..., Path],
-                                                             verify_ring: Keyring) -> None:
+def test_default_sequence_grows_and_requirements_are_recorded(
+    make_package: Callable[..., Path], verify_ring: Keyring
+) -> None:
     first = verify_package(make_package(sequence=None, requirements=None), verify_ring).manifest
     second = verify_package(make_package(sequence=None), verify_ring).manifest
     assert second.sequence > first.sequence > 1_700_000_000_000
     assert {"python", "scikit-learn", "numpy", "pandas", "pycaret"} <= set(first.requirements)
 
 
-def test_rotate_re_signs_without_changing_members(tmp_path: Path, make_package: Callable[..., Path],
-                                                  keyring: Keyring) -> None:
+def test_rotate_re_signs_without_changing_members(
+    tmp_path: Path, make_package: Callable[..., Path], keyring: Keyring
+) -> None:
     original = make_package(output_dir=tmp_path / "orig")
     before = verify_package(original, keyring).manifest
     new_key = Key.generate("ed-2027", "ed25519", created=datetime(2027, 1, 1, tzinfo=UTC))
@@ -212,8 +227,9 @@ def test_rotate_re_signs_without_changing_members(tmp_path: Path, make_package: 
     assert in_place == original and verify_package(original, after_ring).manifest.key_id == "ed-2027"
 
 
-def test_rotate_refuses_unverified_packages(tmp_path: Path, make_package: Callable[..., Path],
-                                            keyring: Keyring) -> None:
+def test_rotate_refuses_unverified_packages(
+    tmp_path: Path, make_package: Callable[..., Path], keyring: Keyring
+) -> None:
     package = make_package(output_dir=tmp_path)
     data = bytearray(package.read_bytes())
     data[40] ^= 1

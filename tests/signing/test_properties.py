@@ -86,14 +86,20 @@ def test_arbitrary_bytes_with_a_zip_tail(data: bytes) -> None:
 
 
 _segment = st.from_regex(r"[A-Za-z0-9_](?:[A-Za-z0-9._ -]{0,10}[A-Za-z0-9_-])?", fullmatch=True)
-_name = st.lists(_segment, min_size=1, max_size=3).map("/".join).filter(
-    lambda n: n not in {"manifest.json", "model.pkl", "signed_model.pkl"}
+_name = (
+    st.lists(_segment, min_size=1, max_size=3)
+    .map("/".join)
+    .filter(lambda n: n not in {"manifest.json", "model.pkl", "signed_model.pkl"})
 )
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(_name, st.binary(max_size=3000), max_size=6).filter(
-    lambda d: len({k.lower() for k in d}) == len(d)), st.binary(max_size=2000))
+@given(
+    st.dictionaries(_name, st.binary(max_size=3000), max_size=6).filter(
+        lambda d: len({k.lower() for k in d}) == len(d)
+    ),
+    st.binary(max_size=2000),
+)
 def test_any_safe_members_round_trip(members: dict[str, bytes], model: bytes) -> None:
     ring = RING
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,8 +109,16 @@ def test_any_safe_members_round_trip(members: dict[str, bytes], model: bytes) ->
             files[name] = root / f"m{i}"
             files[name].write_bytes(data)
         (root / "model").write_bytes(model)
-        path = build_package(root / "out", name="m", version="1", parameters_version="p", model_pickle=root / "model",
-                             extra_members=files, keyring=ring, sequence=1)
+        path = build_package(
+            root / "out",
+            name="m",
+            version="1",
+            parameters_version="p",
+            model_pickle=root / "model",
+            extra_members=files,
+            keyring=ring,
+            sequence=1,
+        )
         verified = verify_package(path, ring)
         assert verified.model_bytes is not None and verified.model_bytes.tobytes() == model
         with open(path, "rb") as stream:

@@ -102,23 +102,39 @@ def _cases() -> list[Case]:
         if region.kind in ("local-header", "central", "eocd"):
             for offset in range(region.start, region.end):
                 for mask in (0x01, 0xFF):
-                    cases.append(Case(f"{region.kind}-{region.member}-{offset}-x{mask:02x}", "flip", offset, mask,
-                                      UnsafeArchive))
+                    cases.append(
+                        Case(f"{region.kind}-{region.member}-{offset}-x{mask:02x}", "flip", offset, mask, UnsafeArchive)
+                    )
         elif region.member != "manifest.json":
             length = region.end - region.start
             picks = sorted({0, 1, length // 3, length // 2, length - 2, length - 1, *range(0, length, 29)})
             for rel in picks:
                 for mask in (0x01, 0x80):
-                    cases.append(Case(f"data-{region.member}-{rel}-x{mask:02x}", "flip", region.start + rel, mask,
-                                      DigestMismatch, region.member))
+                    cases.append(
+                        Case(
+                            f"data-{region.member}-{rel}-x{mask:02x}",
+                            "flip",
+                            region.start + rel,
+                            mask,
+                            DigestMismatch,
+                            region.member,
+                        )
+                    )
     for offset in range(ENVELOPE.start, ENVELOPE.end, 4):
         if _KEYID_AT <= offset < _KEYID_AT + len("matrix-ed"):
             continue
         cases.append(Case(f"manifest-{offset - ENVELOPE.start}-x01", "flip", offset, 0x01, BadSignature))
     for index in range(len("matrix-ed")):
         for mask in (0x01, 0x20, 0x80, 0x02):
-            cases.append(Case(f"manifest-keyid-{index}-x{mask:02x}", "flip", _KEYID_AT + index, mask,
-                              _keyid_expectation(index, mask)))
+            cases.append(
+                Case(
+                    f"manifest-keyid-{index}-x{mask:02x}",
+                    "flip",
+                    _KEYID_AT + index,
+                    mask,
+                    _keyid_expectation(index, mask),
+                )
+            )
     boundaries = {r.start for r in LAYOUT} | {r.end for r in LAYOUT}
     for offset in sorted(boundaries | set(range(0, len(BASE), 41)) | {1, len(BASE) - 1}):
         if offset < len(BASE):

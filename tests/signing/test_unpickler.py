@@ -8,6 +8,7 @@ import io
 import pickle
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,27 +27,38 @@ class _Recorder(pickle.Unpickler):
         super().__init__(io.BytesIO(data))
         self.seen: set[tuple[str, str]] = set()
 
-    def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
+    def find_class(self, module: str, name: str):
         self.seen.add((module, name))
         return super().find_class(module, name)
 
 
 @pytest.fixture(scope="module")
-def pycaret_pipeline(diabetes_csv: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def pycaret_pipeline(diabetes_csv: Path, tmp_path_factory: pytest.TempPathFactory):
     """A real pycaret 3.3.2 pipeline, trained with issue 2's setup flags on 1,000 real rows.
 
     Only the number of CV folds is reduced (it changes training time, not the pickled classes)."""
     from pycaret.classification import create_model, finalize_model, setup
 
     df = pd.read_csv(diabetes_csv).rename(columns={"Diabetes_binary": "Diabetes"}).sample(1000, random_state=42)
-    setup(data=df, target="Diabetes", session_id=42, data_split_stratify=True, remove_outliers=True, normalize=True,
-          feature_selection=True, remove_multicollinearity=True, verbose=False, html=False, n_jobs=1)
+    setup(
+        data=df,
+        target="Diabetes",
+        session_id=42,
+        data_split_stratify=True,
+        remove_outliers=True,
+        normalize=True,
+        feature_selection=True,
+        remove_multicollinearity=True,
+        verbose=False,
+        html=False,
+        n_jobs=1,
+    )
     model = finalize_model(create_model("gbc", fold=2, verbose=False))
     sample = df.drop(columns=["Diabetes"]).head(50)
     return model, sample
 
 
-def test_every_global_of_a_real_pipeline_is_allowed(pycaret_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_every_global_of_a_real_pipeline_is_allowed(pycaret_pipeline) -> None:
     model, _ = pycaret_pipeline
     recorder = _Recorder(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
     recorder.load()
@@ -56,13 +68,18 @@ def test_every_global_of_a_real_pipeline_is_allowed(pycaret_pipeline) -> None:  
         checker.find_class(module, name)  # raises UnsafePickle if the allow-list missed one
 
 
-def test_real_pipeline_round_trips_through_a_signed_package(pycaret_pipeline, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                            keyring: Keyring, verify_ring: Keyring) -> None:
+def test_real_pipeline_round_trips_through_a_signed_package(
+    pycaret_pipeline,
+    tmp_path: Path,
+    keyring: Keyring,
+    verify_ring: Keyring,
+) -> None:
     model, sample = pycaret_pipeline
     pkl = tmp_path / "model.pkl"
     pkl.write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-    package = build_package(tmp_path, name=NAME, version=VERSION, parameters_version=PV, model_pickle=pkl,
-                            extra_members={}, keyring=keyring)
+    package = build_package(
+        tmp_path, name=NAME, version=VERSION, parameters_version=PV, model_pickle=pkl, extra_members={}, keyring=keyring
+    )
     loaded = verify_package(package, verify_ring, Expectation(NAME, VERSION, PV)).load_model()
     assert type(loaded) is type(model)
     np.testing.assert_array_equal(loaded.predict(sample), model.predict(sample))
@@ -93,6 +110,7 @@ def test_container_types_load(value: object) -> None:
 
 def _global(module: str, name: str, call: bool = False) -> bytes:
     """Protocol-4 pickle that resolves module.name via STACK_GLOBAL (dotted names allowed by pickle)."""
+
     def text(s: str) -> bytes:
         raw = s.encode()
         return b"\x8c" + struct.pack("<B", len(raw)) + raw
@@ -104,43 +122,107 @@ def _global(module: str, name: str, call: bool = False) -> bytes:
 
 
 GADGETS = [
-    ("os", "system"), ("posix", "system"), ("nt", "system"), ("subprocess", "Popen"), ("subprocess", "check_output"),
-    ("sys", "exit"), ("builtins", "eval"), ("builtins", "exec"), ("builtins", "compile"), ("builtins", "__import__"),
-    ("builtins", "getattr"), ("builtins", "open"), ("builtins", "setattr"), ("builtins", "globals"),
-    ("importlib", "import_module"), ("pickle", "loads"), ("_pickle", "loads"), ("marshal", "loads"),
-    ("ctypes", "CDLL"), ("runpy", "run_path"), ("shutil", "rmtree"), ("socket", "socket"), ("io", "open"),
-    ("codecs", "open"), ("webbrowser", "open"), ("pty", "spawn"),
-    ("numpy", "load"), ("numpy", "fromfile"), ("numpy.lib.npyio", "load"), ("numpy.ctypeslib", "load_library"),
-    ("numpy.testing", "assert_"), ("numpy.core.multiarray", "fromfile"),
-    ("pandas", "read_pickle"), ("pandas.io.pickle", "read_pickle"), ("pandas", "read_csv"), ("pandas", "eval"),
-    ("pandas.core.frame", "DataFrame.to_pickle"), ("joblib", "load"), ("joblib.numpy_pickle", "load"),
-    ("scipy.io", "loadmat"), ("sklearn.datasets", "fetch_openml"), ("sklearn.utils", "_joblib"),
-    ("sklearn.utils._testing", "TempMemmap"), ("pycaret.internal.persistence", "load_model"),
+    ("os", "system"),
+    ("posix", "system"),
+    ("nt", "system"),
+    ("subprocess", "Popen"),
+    ("subprocess", "check_output"),
+    ("sys", "exit"),
+    ("builtins", "eval"),
+    ("builtins", "exec"),
+    ("builtins", "compile"),
+    ("builtins", "__import__"),
+    ("builtins", "getattr"),
+    ("builtins", "open"),
+    ("builtins", "setattr"),
+    ("builtins", "globals"),
+    ("importlib", "import_module"),
+    ("pickle", "loads"),
+    ("_pickle", "loads"),
+    ("marshal", "loads"),
+    ("ctypes", "CDLL"),
+    ("runpy", "run_path"),
+    ("shutil", "rmtree"),
+    ("socket", "socket"),
+    ("io", "open"),
+    ("codecs", "open"),
+    ("webbrowser", "open"),
+    ("pty", "spawn"),
+    ("numpy", "load"),
+    ("numpy", "fromfile"),
+    ("numpy.lib.npyio", "load"),
+    ("numpy.ctypeslib", "load_library"),
+    ("numpy.testing", "assert_"),
+    ("numpy.core.multiarray", "fromfile"),
+    ("pandas", "read_pickle"),
+    ("pandas.io.pickle", "read_pickle"),
+    ("pandas", "read_csv"),
+    ("pandas", "eval"),
+    ("pandas.core.frame", "DataFrame.to_pickle"),
+    ("joblib", "load"),
+    ("joblib.numpy_pickle", "load"),
+    ("scipy.io", "loadmat"),
+    ("sklearn.datasets", "fetch_openml"),
+    ("sklearn.utils", "_joblib"),
+    ("sklearn.utils._testing", "TempMemmap"),
+    ("pycaret.internal.persistence", "load_model"),
     ("pycaret.classification", "load_model"),
     # allowed modules, but what they hold is not a class/function defined there
-    ("sklearn.pipeline", "np"), ("sklearn.pipeline", "check_memory"), ("sklearn.base", "__builtins__"),
-    ("sklearn.base", "copy"), ("sklearn.pipeline", "np.load"), ("sklearn.base", "__class__"),
-    ("pycaret.internal.pipeline", "os"), ("pycaret.internal.pipeline", "joblib"),
-    ("pycaret.internal.preprocess.transformers", "pd.read_pickle"), ("sklearn.tree._classes", "__loader__"),
-    ("sklearn.ensemble", "__import__"), ("lightgbm.basic", "ctypes"), ("lightgbm.basic", "_LIB"),
-    ("collections", "namedtuple"), ("functools", "reduce"), ("copyreg", "_reconstructor.__globals__"),
+    ("sklearn.pipeline", "np"),
+    ("sklearn.pipeline", "check_memory"),
+    ("sklearn.base", "__builtins__"),
+    ("sklearn.base", "copy"),
+    ("sklearn.pipeline", "np.load"),
+    ("sklearn.base", "__class__"),
+    ("pycaret.internal.pipeline", "os"),
+    ("pycaret.internal.pipeline", "joblib"),
+    ("pycaret.internal.preprocess.transformers", "pd.read_pickle"),
+    ("sklearn.tree._classes", "__loader__"),
+    ("sklearn.ensemble", "__import__"),
+    ("lightgbm.basic", "ctypes"),
+    ("lightgbm.basic", "_LIB"),
+    ("sklearn.tree._export", "export_graphviz"),
+    ("sklearn.tree", "export_graphviz"),
+    ("collections", "namedtuple"),
+    ("functools", "reduce"),
+    ("copyreg", "_reconstructor.__globals__"),
 ]
 
 
 @pytest.mark.parametrize(("module", "name"), GADGETS, ids=[f"{m}.{n}" for m, n in GADGETS])
 def test_gadgets_are_refused(module: str, name: str) -> None:
-    for payload in (_global(module, name), _global(module, name, call=True),
-                    b"c" + module.encode() + b"\n" + name.encode() + b"\n."):
+    for payload in (
+        _global(module, name),
+        _global(module, name, call=True),
+        b"c" + module.encode() + b"\n" + name.encode() + b"\n.",
+    ):
         with pytest.raises(UnsafePickle):
             restricted_loads(payload)
 
 
 def test_allow_list_holds_no_dangerous_pair() -> None:
-    dangerous = {"os", "posix", "nt", "subprocess", "sys", "importlib", "pickle", "marshal", "ctypes", "runpy",
-                 "shutil", "socket", "io"}
+    dangerous = {
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "sys",
+        "importlib",
+        "pickle",
+        "marshal",
+        "ctypes",
+        "runpy",
+        "shutil",
+        "socket",
+        "io",
+    }
     assert not [pair for pair in ALLOWED_NAMES if pair[0].split(".")[0] in dangerous]
-    assert not [pair for pair in ALLOWED_NAMES if pair[0] == "builtins" and pair[1] in
-                {"eval", "exec", "compile", "__import__", "getattr", "open", "setattr", "globals"}]
+    assert not [
+        pair
+        for pair in ALLOWED_NAMES
+        if pair[0] == "builtins"
+        and pair[1] in {"eval", "exec", "compile", "__import__", "getattr", "open", "setattr", "globals"}
+    ]
 
 
 def test_refused_import_is_named_and_unprintable_names_are_not_echoed() -> None:
@@ -158,3 +240,28 @@ def test_persistent_ids_and_garbage_are_refused() -> None:
     for garbage in (b"", b"\x80\x05", b"not a pickle", b"\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\x7f"):
         with pytest.raises(VerificationError):
             restricted_loads(garbage)
+
+
+def _estimators() -> list[Any]:
+    from lightgbm import LGBMClassifier
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return [
+        make_pipeline(StandardScaler(), LogisticRegression()),
+        RandomForestClassifier(n_estimators=5, random_state=0),
+        GradientBoostingClassifier(n_estimators=5, random_state=0),
+        LGBMClassifier(n_estimators=5, verbose=-1, random_state=0),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["sklearn-pipeline", "random-forest", "gbc", "lightgbm"])
+def test_real_estimators_round_trip(index: int, diabetes_csv: Path) -> None:
+    """Other model families pycaret can pick (compare_models) load and predict identically."""
+    df = pd.read_csv(diabetes_csv).sample(600, random_state=0)
+    X, y = df.drop(columns=["Diabetes_binary"]), df["Diabetes_binary"]
+    model = _estimators()[index].fit(X, y)
+    loaded = restricted_loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

@@ -53,7 +53,22 @@ def raw_zip(members: list[tuple[bytes, bytes, bool]], *, flags: int = 0) -> byte
         body += _LOCAL.pack(b"PK\x03\x04", 20, flags, method, 0, DOS_DATE, crc, len(stored), len(data), len(name), 0)
         body += name + stored
         central += _CENTRAL.pack(
-            b"PK\x01\x02", 20, 20, flags, method, 0, DOS_DATE, crc, len(stored), len(data), len(name), 0, 0, 0, 0, 0,
+            b"PK\x01\x02",
+            20,
+            20,
+            flags,
+            method,
+            0,
+            DOS_DATE,
+            crc,
+            len(stored),
+            len(data),
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
             offset,
         )
         central += name

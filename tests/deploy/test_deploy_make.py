@@ -188,13 +188,14 @@ def test_kube_secrets_refuses_private_keys(stub_path: tuple[Path, Path], tmp_pat
     assert calls(log) == []
 
 
+@pytest.mark.parametrize("makefile", MAKEFILES)
 def test_kube_secrets_passes_values_to_kubectl_but_never_prints_them(
-    stub_path: tuple[Path, Path], tmp_path: Path
+    stub_path: tuple[Path, Path], tmp_path: Path, makefile: str
 ) -> None:
     path, log = stub_path
     keyring = write_keyring(tmp_path / "keys" / "public-keyring.json", public=True)
     env = secret_env(tmp_path, keyring)
-    result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **env})
+    result = make("kube-secrets", path, makefile, extra_env={"STUB_LOG": str(log), **env})
     assert result.returncode == 0, result.stdout + result.stderr
     printed = result.stdout + result.stderr
     for name in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"):
@@ -300,8 +301,9 @@ while True:
 """
 
 
+@pytest.mark.parametrize("makefile", MAKEFILES)
 def test_kube_upload_puts_the_package_into_minio_through_the_port_forward(
-    minio_server: object, bare_path: Path, tmp_path: Path
+    minio_server: object, bare_path: Path, tmp_path: Path, makefile: str
 ) -> None:
     from diabetes_risk_model.storage.minio_server import free_port
 
@@ -319,7 +321,7 @@ def test_kube_upload_puts_the_package_into_minio_through_the_port_forward(
         "PACKAGE": str(package),
         "MINIO_LOCAL_PORT": str(free_port()),
     }
-    result = make("kube-upload", Path(f"{directory}{os.pathsep}{bare_path}"), extra_env=env)
+    result = make("kube-upload", Path(f"{directory}{os.pathsep}{bare_path}"), makefile, extra_env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"uploaded {package.name} to bucket model-files" in result.stdout
     assert minio_server.secret_key not in result.stdout + result.stderr  # type: ignore[attr-defined]

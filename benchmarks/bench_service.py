@@ -94,7 +94,7 @@ RENAME = {
 class OriginalDesignModel(DiabetesRiskModel):
     """Our loading, the original design's predict(): a DataFrame of 21 columns with None, built per call."""
 
-    def predict(self, data: Any) -> DiabetesRiskModelOutput:  # type: ignore[override]
+    def predict(self, data: Any) -> DiabetesRiskModelOutput:
         X = pd.DataFrame(
             [
                 [

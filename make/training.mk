@@ -28,6 +28,8 @@ train-fast: ## Fast CI-mode training into TRAIN_OUTPUT, packaged but not uploade
 
 .PHONY: reproduce
 reproduce: ## Run the full notebook headless (papermill) on the real data; print compare/tune tables and wall time
+	@test -n "$${PARAMETERS_SIGNING_KEY:-}$${MODEL_KEYRING:-}" || \
+		{ echo "error: set PARAMETERS_SIGNING_KEY or MODEL_KEYRING (the signing key) in the environment"; exit 2; }
 	@mkdir -p $(NOTEBOOK_OUTPUT)
 	@start=$$(date +%s) && \
 	MPLBACKEND=Agg PYTHONPATH=$(CURDIR) $(PYTHON) -m papermill $(NOTEBOOK) $(NOTEBOOK_EXECUTED) \

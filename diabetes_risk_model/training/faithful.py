@@ -67,12 +67,13 @@ class TamperCheck:
 def tamper_checks(signed: bytes, key: str) -> list[TamperCheck]:
     """Alter the signed bytes one way at a time (append a byte, flip a byte of the pickle, of the signature)."""
     middle = len(signed) // 3
-    last = len(signed) - 1
+    first_sig = signed.rindex(b".") + 1
+    swapped = b"B" if signed[first_sig : first_sig + 1] == b"A" else b"A"
     variants = {
         "one byte appended": signed + b"\x00",
         f"pickle byte {middle} changed": signed[:middle] + bytes([signed[middle] ^ 0x01]) + signed[middle + 1 :],
-        "last signature byte changed": signed[:last] + (b"A" if signed[last:] != b"A" else b"B"),
-        "signature removed": signed.rsplit(b".", 1)[0],
+        "first signature character changed": signed[:first_sig] + swapped + signed[first_sig + 1 :],
+        "signature removed": signed[: first_sig - 1],
     }
     checks = []
     for description, altered in variants.items():
@@ -83,3 +84,28 @@ def tamper_checks(signed: bytes, key: str) -> list[TamperCheck]:
         else:
             checks.append(TamperCheck(description, False, ""))
     return checks
+
+
+_BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def accepted_signature_variants(signed: bytes, key: str) -> list[bytes]:
+    """Copies differing from *signed* only in the last signature character that ``unsign`` still accepts.
+
+    itsdangerous encodes the 20-byte HMAC-SHA1 as 27 unpadded base64 characters (162 bits), so the last
+    character carries 2 bits that decoding ignores: 3 altered copies verify. The pickle is unchanged, so this
+    is no forgery, but it means "any altered copy is refused" does not hold for the original format — the
+    project's verifier must compare the signature bytes exactly, and its own format signs canonical bytes.
+    """
+    head, last = signed[:-1], signed[-1]
+    accepted = []
+    for candidate in _BASE64URL:
+        if candidate == last:
+            continue
+        variant = head + bytes([candidate])
+        try:
+            unsign_legacy(variant, key)
+        except BadSignature:
+            continue
+        accepted.append(variant)
+    return accepted

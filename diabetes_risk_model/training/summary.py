@@ -1,6 +1,6 @@
 """Print a run's compare and tune tables from its ``metrics.json`` (``make reproduce`` ends with this).
 
-    python -m diabetes_risk_model.training.summary output/notebook/artifacts/metrics.json [--wall-time SECONDS]
+python -m diabetes_risk_model.training.summary output/notebook/artifacts/metrics.json [--wall-time SECONDS]
 """
 
 from __future__ import annotations

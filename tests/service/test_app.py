@@ -227,3 +227,21 @@ def test_configuration_errors_are_readable(tmp_path: Path) -> None:
     wrong.write_text("models: 3\n")
     with pytest.raises(ConfigurationError, match="models"):
         create_service(wrong)
+
+
+def test_importing_the_app_module_builds_nothing_and_a_missing_config_is_one_readable_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import diabetes_risk_model.service.app as m\n"
+        "assert m._app is None\n"
+        "try:\n"
+        "    m.app\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    env = {"REST_CONFIG": str(tmp_path / "missing.yaml"), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ConfigurationError cannot read service configuration")

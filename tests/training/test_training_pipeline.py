@@ -27,6 +27,7 @@ from diabetes_risk_model.signing import Expectation, Keyring, verify_package
 from diabetes_risk_model.training import FAST
 from diabetes_risk_model.training.data import RENAMED_COLUMNS, load_data, rename_columns
 from diabetes_risk_model.training.faithful import (
+    accepted_signature_variants,
     sign_legacy,
     signing_key_from_env,
     tamper_checks,
@@ -140,6 +141,9 @@ def test_faithful_itsdangerous_step_on_the_real_pickle(run: TrainingResult) -> N
     assert {check.error for check in checks} == {"BadSignature"}
     with pytest.raises(BadSignature):
         unsign_legacy(signed, key + "x")
+    # The original format's known slack: 2 unused bits in the last base64 character.
+    variants = accepted_signature_variants(signed, key)
+    assert len(variants) == 3 and all(v != signed and v[:-1] == signed[:-1] for v in variants)
     assert signing_key_from_env({"PARAMETERS_SIGNING_KEY": key}) == key
     with pytest.raises(MissingEnvironmentVariable, match="PARAMETERS_SIGNING_KEY"):
         signing_key_from_env({})
@@ -147,8 +151,10 @@ def test_faithful_itsdangerous_step_on_the_real_pickle(run: TrainingResult) -> N
 
 def test_package_members_are_exact_and_signed(run: TrainingResult, keyring: Keyring, tmp_path: Path) -> None:
     package = package_model(run.artifacts_dir, tmp_path, keyring=keyring, parameters_version="2026_01_02")
-    assert package.name == f"diabetes_risk_model-{__version__}-2026_01_02.zip" == package_file_name(
-        __version__, "2026_01_02"
+    assert (
+        package.name
+        == f"diabetes_risk_model-{__version__}-2026_01_02.zip"
+        == package_file_name(__version__, "2026_01_02")
     )
     assert [p.name for p in tmp_path.iterdir()] == [package.name]  # no temporary files left
     with zipfile.ZipFile(package) as archive:
@@ -156,16 +162,14 @@ def test_package_members_are_exact_and_signed(run: TrainingResult, keyring: Keyr
         assert archive.read("model.pkl") == run.model_pickle.read_bytes()
     assert names == PACKAGE_MEMBERS == expected_members()
     assert [n for n in names if n.endswith(".pkl")] == ["model.pkl"]  # no signed_model.pkl, no second pickle
-    verified = verify_package(
-        package, keyring.public(), Expectation("diabetes_risk_model", __version__, "2026_01_02")
-    )
+    verified = verify_package(package, keyring.public(), Expectation("diabetes_risk_model", __version__, "2026_01_02"))
     manifest = verified.manifest
     assert (manifest.name, manifest.version, manifest.parameters_version) == (
         "diabetes_risk_model",
         __version__,
         "2026_01_02",
     )
-    listed = sorted(member.name for member in manifest.members)
+    listed = sorted(member.path for member in manifest.members)
     assert listed == [n for n in PACKAGE_MEMBERS if n != "manifest.json"]  # the manifest covers model.pkl
 
 
@@ -178,7 +182,7 @@ def test_packaged_model_predicts_after_verification(
     labels = model.predict(features)
     assert set(np.unique(labels)) <= {0, 1}
     assert (labels == real_rows["Diabetes"].to_numpy()).mean() > 0.6  # a real model, better than chance
-    other = Keyring.from_env({"PARAMETERS_SIGNING_KEY": "another key entirely"})
+    other = Keyring.from_env({"PARAMETERS_SIGNING_KEY": os.urandom(24).hex()})
     with pytest.raises(Exception) as refused:
         verify_package(package, other)
     assert type(refused.value).__module__ == "diabetes_risk_model.errors"

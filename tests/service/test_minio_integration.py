@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,28 @@ PREDICT = "/api/models/diabetes_risk_model/prediction"
 REPO = Path(__file__).resolve().parents[2]
 
 
+def wait_until_s3_answers(server: Any, timeout: float = 60.0) -> None:
+    """Wait until MinIO serves S3 requests (it answers 503 for a moment after /minio/health/ready).
+
+    Without this, the store's urllib3 retry honours MinIO's ``Retry-After: 60`` and the upload stalls
+    for a minute (reported to the lead: the store should not respect Retry-After beyond its timeout).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{server.url}/{BUCKET}?location=", timeout=2):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                return  # 403/404: S3 is answering
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"MinIO at {server.endpoint} did not start answering S3 requests within {timeout}s")
+
+
 def upload(server: Any, package: Path, bucket: str = BUCKET, object_name: str = OBJECT_NAME) -> None:
+    wait_until_s3_answers(server)
     store = open_store(server.endpoint, bucket, server.access_key, server.secret_key)
     store.upload(package, object_name)
 

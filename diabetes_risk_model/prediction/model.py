@@ -365,7 +365,7 @@ class DiabetesRiskModel(MLModel):
             min_sequence=self.min_sequence,
         )
         try:
-            verified = verify_package(package, keyring, expect)
+            verified = verify_package(package, keyring, expect, allow_legacy=self.allow_legacy)
         except VerificationError as exc:
             logger.error(
                 "model package %s refused, nothing was unpickled: %s: %s", self.object_name, type(exc).__name__, exc

@@ -105,20 +105,26 @@ class MinioServer:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
+        """Ready means the S3 API answers: the health probe turns green before S3 stops answering 503."""
         deadline = time.monotonic() + timeout
-        url = f"{self.url}/minio/health/ready"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise StorageUnavailable(f"MinIO exited with code {self.process.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback http
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
+            if self._answers(f"{self.url}/minio/health/ready") == 200 and self._answers(f"{self.url}/") == 403:
+                return  # an anonymous ListBuckets is refused (403) once S3 is initialised; 503 before
             time.sleep(0.1)
         self.stop()
         raise StorageUnavailable(f"MinIO did not become ready on {self.endpoint} within {timeout:.0f}s")
+
+    @staticmethod
+    def _answers(url: str) -> int | None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback http
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except (urllib.error.URLError, OSError):
+            return None
 
     def stop(self) -> None:
         if self.process is None:

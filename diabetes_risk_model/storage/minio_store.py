@@ -76,7 +76,11 @@ class MinioStore:
         self.max_object_bytes = max_object_bytes
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            retries=urllib3.Retry(total=1, backoff_factor=0.1, status_forcelist=[502, 503, 504]),
+            # MinIO answers 503 with "Retry-After: 60" while it initialises; honouring that would turn a
+            # 5-second timeout into a minute's stall. Callers own the retry policy, so the header is ignored.
+            retries=urllib3.Retry(
+                total=1, backoff_factor=0.1, status_forcelist=[502, 503, 504], respect_retry_after_header=False
+            ),
             maxsize=4,
         )
         # The client does no I/O when constructed.

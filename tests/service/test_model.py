@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from ml_base.ml_model import MLModelSchemaValidationException
 
 from diabetes_risk_model.errors import (
+    BindingMismatch,
     ConfigurationError,
     MissingEnvironmentVariable,
     ObjectNotFound,
@@ -37,6 +39,7 @@ from diabetes_risk_model.prediction.schemas import (
 )
 from diabetes_risk_model.signing import Keyring
 from tests.service.conftest import (
+    OBJECT_NAME,
     PARAMETERS_VERSION,
     Artifacts,
     local_store,
@@ -293,3 +296,40 @@ def test_retry_policy_refuses_nonsense() -> None:
         RetryPolicy(attempts=0)
     with pytest.raises(ConfigurationError):
         RetryPolicy(timeout=0)
+
+
+def _legacy_package(artifacts: Artifacts, secret: str, root: Path) -> str:
+    """A package in the original design's format: signed_model.pkl = pickle + '.' + itsdangerous signature."""
+    import zipfile
+
+    from itsdangerous import Signer
+
+    package = root / "src" / OBJECT_NAME
+    package.parent.mkdir(parents=True)
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("signed_model.pkl", Signer(secret).sign(artifacts.model_pickle.read_bytes()))
+    return local_store(root / "store", package)
+
+
+@pytest.mark.parametrize("allow_legacy", [False, True])
+def test_original_format_is_served_only_when_explicitly_allowed(
+    artifacts: Artifacts, tmp_path: Path, monkeypatch, allow_legacy: bool
+) -> None:
+    secret = secrets.token_urlsafe(32)
+    monkeypatch.setenv("SVC_TEST_LEGACY_KEY", secret)
+    settings = {
+        "model_parameters_version": PARAMETERS_VERSION,
+        "model_files_bucket": "model-files",
+        "minio_url": _legacy_package(artifacts, secret, tmp_path),
+        "parameters_signing_key": "${SVC_TEST_LEGACY_KEY}",
+        "allow_legacy": allow_legacy,
+    }
+    if not allow_legacy:
+        with pytest.raises(BindingMismatch) as info:
+            DiabetesRiskModel(**settings)
+        assert info.value.field == "format"
+        return
+    model = DiabetesRiskModel(**settings)
+    inputs = sample_inputs(50)
+    expected = artifacts.pipeline.predict(inputs_to_frame(inputs))
+    assert [model.predict(item).diabetes_risk for item in inputs] == [DiabetesRisk.map(float(y)) for y in expected]

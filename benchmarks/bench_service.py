@@ -8,6 +8,8 @@ What it does, all in one run on loopback (so ratios compare like with like):
 2. Starts uvicorn (one worker) three ways, all through our app wrapper, so
    only the model class differs:
    - **ours**: ``DiabetesRiskModel`` (verified package, everything precomputed);
+   - **per-call**: ours with ``precompute: false`` (a prebuilt row, one pipeline call per request), to
+     separate the lookup table's gain from the rest;
    - **original**: the same loaded pipeline, but ``predict()`` as the original
      design wrote it (a 21-column DataFrame of ``None`` built per call);
    - **unsigned**: ours with verification removed (plain ``pickle.loads``), for
@@ -416,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
                 workdir / "ours.yaml", f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
                 paths["signed_store"], paths["keyring"], True,
             ),
+            "per-call": write_config(
+                workdir / "per-call.yaml", f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
+                paths["signed_store"], paths["keyring"], False,
+            ),
             "original": write_config(
                 workdir / "original.yaml", "bench_service.OriginalDesignModel",
                 paths["signed_store"], paths["keyring"], False,
@@ -429,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[tuple[str, int], LoadResult] = {}
         try:
             print("\nthroughput and latency (POST prediction, random valid inputs):", flush=True)
-            for variant in ("ours", "original"):
+            for variant in ("ours", "per-call", "original"):
                 server = start_server(configs[variant], log)
                 try:
                     for clients in levels:
@@ -440,7 +446,11 @@ def main(argv: list[str] | None = None) -> int:
                     server.stop()
             for clients in levels:
                 ours, original = results[("ours", clients)], results[("original", clients)]
-                print(f"  ratio     clients={clients:>3}  ours/original throughput = {ours.rps / original.rps:6.1f}x")
+                per_call = results[("per-call", clients)]
+                print(
+                    f"  ratio     clients={clients:>3}  ours/original throughput = {ours.rps / original.rps:6.1f}x, "
+                    f"per-call/original = {per_call.rps / original.rps:6.1f}x"
+                )
 
             if args.soak > 0:
                 print(f"\nsoak: {args.soak:.0f} s at {args.soak_clients} clients against ours", flush=True)

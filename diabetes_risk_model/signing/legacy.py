@@ -15,6 +15,7 @@ no key id. We therefore:
 
 from __future__ import annotations
 
+import hmac
 import re
 import zipfile
 import zlib
@@ -117,11 +118,19 @@ def verify_legacy(stream: BinaryIO, path: Path, keyring: Keyring, limits: Limits
                     raise UnsafeArchive("signed_model.pkl is longer than declared")
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error):
         raise UnsafeArchive("signed_model.pkl could not be read (corrupt or truncated archive)") from None
+    refused = BadSignature(f"legacy signed_model.pkl signature does not match under key {key.key_id!r}")
     try:
         # Signer defaults = the original design: SHA-1, django-concat, salt "itsdangerous.Signer".
-        value = itsdangerous.Signer(key.secret).unsign(bytes(buffer))
+        signer = itsdangerous.Signer(key.secret)
+        value = signer.unsign(bytes(buffer))
     except itsdangerous.BadSignature:
-        raise BadSignature(f"legacy signed_model.pkl signature does not match under key {key.key_id!r}") from None
+        raise refused from None
+    # unsign() compares *decoded* signatures, and base64 is malleable: a 20-byte SHA-1 digest is 27 base64
+    # characters carrying 162 bits, so the last character has 2 bits that decoding ignores and 3 other
+    # characters decode to the same digest. Insist on the one canonical encoding, so that every changed
+    # byte of signed_model.pkl is refused.
+    if not hmac.compare_digest(signer.sign(value), bytes(buffer)):
+        raise refused
     match = _FILE_NAME.fullmatch(path.name)
     manifest = LegacyManifest(
         name=match["name"] if match else "unknown",

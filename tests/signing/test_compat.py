@@ -174,3 +174,42 @@ def test_legacy_detection_needs_signed_model_and_no_manifest(tmp_path: Path, leg
         archive.writestr("manifest.json", b"{}")
     with pytest.raises(UnsafeArchive):
         verify_package(path, legacy_ring)
+
+
+def test_every_substitution_in_the_signature_is_refused(
+    signed_model: bytes, legacy_ring: Keyring, tmp_path: Path
+) -> None:
+    """itsdangerous compares *decoded* signatures; base64's unused bits let 3 other final characters decode to
+    the same SHA-1 digest. Our verifier must refuse those too: all 27 x 63 one-character substitutions."""
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    value, _, signature = signed_model.rpartition(b".")
+    assert len(signature) == 27
+    # the hole exists in itsdangerous itself: some substitutions still unsign there
+    slack = [c for c in alphabet if c != signature[-1] and _unsigns(value + b"." + signature[:-1] + bytes([c]))]
+    assert len(slack) == 3
+
+    target = tmp_path / "diabetes_risk_model-0.1.0-2023_03_17.zip"
+    accepted, tried = [], 0
+    for position in range(len(signature)):
+        for char in alphabet:
+            if char == signature[position]:
+                continue
+            forged = signature[:position] + bytes([char]) + signature[position + 1 :]
+            with zipfile.ZipFile(target, "w") as archive:
+                archive.writestr("signed_model.pkl", value + b"." + forged)
+            tried += 1
+            try:
+                verify_package(target, legacy_ring)
+            except BadSignature:
+                continue
+            accepted.append(forged.decode())
+    assert tried == 27 * 63
+    assert accepted == []
+
+
+def _unsigns(data: bytes) -> bool:
+    try:
+        itsdangerous.Signer(compat_key()).unsign(data)
+    except itsdangerous.BadSignature:
+        return False
+    return True

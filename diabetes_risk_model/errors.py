@@ -69,6 +69,10 @@ class SchemaMismatch(DataError):
         self.unexpected = unexpected
 
 
+class TrainingError(DataError):
+    """A training step could not produce what the next step needs (no model trained, a plot not written)."""
+
+
 # -- storage -----------------------------------------------------------------
 
 

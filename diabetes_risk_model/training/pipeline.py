@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from diabetes_risk_model.errors import DiabetesRiskModelError
+from diabetes_risk_model.errors import TrainingError
 from diabetes_risk_model.training.params import TARGET, TrainingParams
 
 PLOT_FILES: dict[str, str] = {
@@ -31,10 +31,6 @@ PLOT_FILES: dict[str, str] = {
     "learning": "plots/learning_curve.png",
 }
 """pycaret plot id -> package member name (pycaret's own file names contain spaces: 'Confusion Matrix.png')."""
-
-
-class TrainingError(DiabetesRiskModelError):
-    """A pycaret step did not produce what the next step needs."""
 
 
 @dataclass

@@ -74,20 +74,6 @@ PARAMETERS_VERSION = "2026_11_22"
 OBJECT_NAME = f"{NAME}-{diabetes_risk_model.__version__}-{PARAMETERS_VERSION}.zip"
 PREDICT_PATH = "/api/models/diabetes_risk_model/prediction"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "diabetes_binary_5050split_health_indicators_BRFSS2015.csv"
-RENAME = {
-    "Diabetes_binary": "Diabetes",
-    "HighBP": "HighBloodPressure",
-    "HighChol": "HighCholesterol",
-    "CholCheck": "CholesterolChecked",
-    "HeartDiseaseorAttack": "HeartDiseaseOrHeartAttack",
-    "PhysActivity": "PhysicalActivity",
-    "HvyAlcoholConsump": "HeavyAlchoholConsumption",
-    "NoDocbcCost": "NoDoctorsVisitBecauseOfCost",
-    "GenHlth": "GeneralHealth",
-    "MentHlth": "MentalHealth",
-    "PhysHlth": "PhysicalHealth",
-    "DiffWalk": "DifficultyWalking",
-}
 
 
 # -- the baselines (imported by the uvicorn subprocesses through PYTHONPATH=benchmarks) -----------
@@ -140,23 +126,9 @@ class UnsignedBaselineModel(DiabetesRiskModel):
 
 
 def train_pipeline(csv: Path, rows_per_class: int) -> Any:
-    from pycaret.classification import create_model, finalize_model, setup
+    from diabetes_risk_model.training.smoke import train_smoke_pipeline
 
-    data = pd.read_csv(csv).rename(columns=RENAME)
-    sample = data.groupby("Diabetes", group_keys=False).sample(rows_per_class, random_state=42)
-    setup(
-        data=sample,
-        target="Diabetes",
-        session_id=42,
-        remove_outliers=True,
-        normalize=True,
-        feature_selection=True,
-        remove_multicollinearity=True,
-        data_split_stratify=True,
-        verbose=False,
-        html=False,
-    )
-    return finalize_model(create_model("gbc", cross_validation=False, verbose=False))
+    return train_smoke_pipeline(csv, rows=2 * rows_per_class)
 
 
 def prepare(workdir: Path, csv: Path, rows_per_class: int) -> dict[str, Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,11 @@ def compat_package() -> Path:
     if not path.is_file():
         pytest.fail(f"compat package not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def smoke_pipeline(diabetes_csv: Path) -> Any:
+    """One real pycaret pipeline per test session (2,000 stratified rows, the original setup flags, gbc)."""
+    from diabetes_risk_model.training.smoke import train_smoke_pipeline
+
+    return train_smoke_pipeline(diabetes_csv, rows=2000)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -33,44 +32,6 @@ OBJECT_NAME = f"{MODEL_NAME}-{diabetes_risk_model.__version__}-{PARAMETERS_VERSI
 BUCKET = "model-files"
 CLASS_PATH = "diabetes_risk_model.prediction.model.DiabetesRiskModel"
 
-RENAME = {
-    "Diabetes_binary": "Diabetes",
-    "HighBP": "HighBloodPressure",
-    "HighChol": "HighCholesterol",
-    "CholCheck": "CholesterolChecked",
-    "HeartDiseaseorAttack": "HeartDiseaseOrHeartAttack",
-    "PhysActivity": "PhysicalActivity",
-    "HvyAlcoholConsump": "HeavyAlchoholConsumption",
-    "NoDocbcCost": "NoDoctorsVisitBecauseOfCost",
-    "GenHlth": "GeneralHealth",
-    "MentHlth": "MentalHealth",
-    "PhysHlth": "PhysicalHealth",
-    "DiffWalk": "DifficultyWalking",
-}
-
-
-def train_pipeline(csv: Path, rows_per_class: int = 1000) -> Any:
-    """A small real pycaret pipeline, trained the way the original design trains it."""
-    from pycaret.classification import create_model, finalize_model, setup
-
-    data = pd.read_csv(csv).rename(columns=RENAME)
-    sample = data.groupby("Diabetes", group_keys=False).sample(rows_per_class, random_state=42)
-    setup(
-        data=sample,
-        target="Diabetes",
-        session_id=42,
-        remove_outliers=True,
-        normalize=True,
-        feature_selection=True,
-        remove_multicollinearity=True,
-        data_split_stratify=True,
-        verbose=False,
-        html=False,
-    )
-    model = create_model("gbc", cross_validation=False, verbose=False)
-    return finalize_model(model)
-
-
 @dataclass(frozen=True)
 class Artifacts:
     """What the session builds once: the pipeline, its pickle, keys and signed packages."""
@@ -85,9 +46,9 @@ class Artifacts:
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory, diabetes_csv: Path) -> Artifacts:
+def artifacts(tmp_path_factory: pytest.TempPathFactory, smoke_pipeline: Any) -> Artifacts:
     root = tmp_path_factory.mktemp("service-artifacts")
-    pipeline = train_pipeline(diabetes_csv)
+    pipeline = smoke_pipeline
     model_pickle = root / "model.pkl"
     model_pickle.write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
 

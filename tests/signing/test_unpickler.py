@@ -33,29 +33,12 @@ class _Recorder(pickle.Unpickler):
 
 
 @pytest.fixture(scope="module")
-def pycaret_pipeline(diabetes_csv: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A real pycaret 3.3.2 pipeline, trained with issue 2's setup flags on 1,000 real rows.
+def pycaret_pipeline(smoke_pipeline, diabetes_csv: Path):
+    """The session's real pycaret 3.3.2 pipeline (issue 2's setup flags, gbc; tests/conftest.py) and 50 rows."""
+    from diabetes_risk_model.training.data import TARGET, load_data, rename_columns
 
-    Only the number of CV folds is reduced (it changes training time, not the pickled classes)."""
-    from pycaret.classification import create_model, finalize_model, setup
-
-    df = pd.read_csv(diabetes_csv).rename(columns={"Diabetes_binary": "Diabetes"}).sample(1000, random_state=42)
-    setup(
-        data=df,
-        target="Diabetes",
-        session_id=42,
-        data_split_stratify=True,
-        remove_outliers=True,
-        normalize=True,
-        feature_selection=True,
-        remove_multicollinearity=True,
-        verbose=False,
-        html=False,
-        n_jobs=1,
-    )
-    model = finalize_model(create_model("gbc", fold=2, verbose=False))
-    sample = df.drop(columns=["Diabetes"]).head(50)
-    return model, sample
+    sample = rename_columns(load_data(diabetes_csv)).drop(columns=[TARGET]).sample(50, random_state=42)
+    return smoke_pipeline, sample
 
 
 def test_every_global_of_a_real_pipeline_is_allowed(pycaret_pipeline) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,11 @@ from diabetes_risk_model.storage.minio_server import MinioServer
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 DATA_FILE_NAME = "diabetes_binary_5050split_health_indicators_BRFSS2015.csv"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pycaret opens ``logs.log`` in the working directory when imported; keep test runs out of the work tree."""
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", os.path.join(tempfile.gettempdir(), "drm-tests-pycaret.log"))
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ easy to benchmark against plain :func:`hashlib.sha256` (see ``benchmarks/bench_v
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 from typing import BinaryIO
 
 CHUNK_SIZE = 1 << 20
@@ -40,3 +42,9 @@ def sha256_range(stream: BinaryIO, length: int, sink: memoryview | None = None) 
         sha.update(view[:n])
         done += n
     return sha.hexdigest(), done
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a whole file, streamed in :data:`CHUNK_SIZE` steps (e.g. to pin the training data)."""
+    with open(path, "rb") as stream:
+        return sha256_range(stream, os.fstat(stream.fileno()).st_size)[0]

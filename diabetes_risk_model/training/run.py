@@ -9,7 +9,6 @@ module chains them for ``make train`` and keeps every intermediate file in ``<ou
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.training import data as data_step
 from diabetes_risk_model.training import pipeline
 from diabetes_risk_model.training.faithful import pickle_model
@@ -28,15 +28,6 @@ from diabetes_risk_model.training.profile import REPORT_NAME, profile_data
 
 ARTIFACTS_DIR = "artifacts"
 Reporter = Callable[[str], None]
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks (recorded in metrics.json to pin the training data)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -71,7 +62,7 @@ def prepare_data(params: TrainingParams, data_path: str | Path | None = None) ->
     path = data_step.locate_data(data_path)
     renamed = data_step.rename_columns(data_step.load_data(path))
     sample = data_step.stratified_sample(renamed, params.sample_rows, seed=params.session_id)
-    return PreparedData(path, file_sha256(path), renamed, sample)
+    return PreparedData(path, sha256_file(path), renamed, sample)
 
 
 def train(

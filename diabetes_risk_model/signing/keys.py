@@ -282,28 +282,45 @@ class Keyring:
         return cls([Key.from_json(k) for k in data["keys"]], legacy if isinstance(legacy, str) else None)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Keyring:
-        """Keys from ``MODEL_KEYRING`` (a keyring file) and/or ``PARAMETERS_SIGNING_KEY``.
+    def from_settings(
+        cls,
+        *,
+        keyring_path: str | Path | None = None,
+        hmac_secret: str | None = None,
+        hmac_key_id: str | None = None,
+    ) -> Keyring:
+        """Keys from a keyring file and/or an HMAC secret (the original design's ``parameters_signing_key``).
 
-        ``PARAMETERS_SIGNING_KEY`` is the original design's HMAC secret (used as its UTF-8 bytes); its id is
-        ``PARAMETERS_SIGNING_KEY_ID`` (default ``"default"``). It is also the key for legacy packages
-        (``signed_model.pkl``), which carry no key id. It sorts as the oldest key, so a keyring file's keys
-        are preferred for signing.
+        The HMAC secret is used as its UTF-8 bytes; its id is *hmac_key_id* (default ``"default"``). It is
+        also the key for legacy packages (``signed_model.pkl``), which carry no key id. It sorts as the
+        oldest key, so a keyring file's keys are preferred for signing. Neither given: a
+        :class:`ConfigurationError`.
         """
-        env = os.environ if environ is None else environ
         keys: list[Key] = []
         legacy_id: str | None = None
-        if env.get(ENV_KEYRING):
-            ring = cls.load(Path(env[ENV_KEYRING]))
+        if keyring_path:
+            ring = cls.load(Path(keyring_path))
             keys.extend(ring.keys)
             legacy_id = ring.legacy_key_id
-        if env.get(ENV_SECRET):
-            key_id = env.get(ENV_SECRET_ID) or "default"
-            keys.append(Key(key_id, HMAC_SHA256, _EPOCH, secret=env[ENV_SECRET].encode("utf-8")))
+        if hmac_secret:
+            key_id = hmac_key_id or "default"
+            keys.append(Key(key_id, HMAC_SHA256, _EPOCH, secret=hmac_secret.encode("utf-8")))
             legacy_id = key_id
         if not keys:
-            raise MissingEnvironmentVariable(ENV_KEYRING, f"or {ENV_SECRET}: no signing/verification keys")
+            raise ConfigurationError("no signing/verification keys: give a keyring file or an HMAC secret")
         return cls(keys, legacy_id)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Keyring:
+        """:meth:`from_settings` from ``MODEL_KEYRING``, ``PARAMETERS_SIGNING_KEY``, ``PARAMETERS_SIGNING_KEY_ID``."""
+        env = os.environ if environ is None else environ
+        if not env.get(ENV_KEYRING) and not env.get(ENV_SECRET):
+            raise MissingEnvironmentVariable(ENV_KEYRING, f"or {ENV_SECRET}: no signing/verification keys")
+        return cls.from_settings(
+            keyring_path=env.get(ENV_KEYRING) or None,
+            hmac_secret=env.get(ENV_SECRET) or None,
+            hmac_key_id=env.get(ENV_SECRET_ID) or None,
+        )
 
 
 def inside_git_work_tree(path: Path) -> bool:

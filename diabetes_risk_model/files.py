@@ -1,0 +1,38 @@
+"""One helper for writing files atomically: a temporary file in the same directory, renamed into place.
+
+Used wherever a half-written file must never appear under its final name (packages, keyrings, metrics,
+downloads). On any error the temporary file is removed and the destination is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextmanager
+def atomic_writer(destination: Path, *, mode: int = 0o644, fsync: bool = True) -> Iterator[BinaryIO]:
+    """Yield a binary file that replaces *destination* (with permissions *mode*) only if the block succeeds.
+
+    The temporary file is created with mode 0600 and only widened to *mode* just before the rename, so a
+    secret written through it (``mode=0o600``) is never readable by others, even for a moment.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, destination)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

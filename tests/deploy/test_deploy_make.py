@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from deploy_support import REPO, container, make_variable, pod_spec
@@ -125,7 +126,7 @@ def stub_path(bare_path: Path, tmp_path: Path) -> tuple[Path, Path]:
     return Path(f"{directory}{os.pathsep}{bare_path}"), tmp_path / "calls.jsonl"
 
 
-def calls(log: Path) -> list[dict[str, object]]:
+def calls(log: Path) -> list[dict[str, Any]]:
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]

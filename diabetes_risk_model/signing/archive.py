@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from diabetes_risk_model.errors import DigestMismatch, UnsafeArchive
+from diabetes_risk_model.errors import DigestMismatch, UnsafeArchive, VerificationError
 from diabetes_risk_model.signing.hashing import CHUNK_SIZE, sha256_range
 from diabetes_risk_model.signing.limits import DEFAULT_LIMITS, Limits
 
@@ -43,18 +43,30 @@ _MAX_32 = 0xFFFFFFFF
 _SEGMENT = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._ -]*[A-Za-z0-9_-])?")
 
 
-def check_name(name: str, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Refuse member names that could escape a directory or be read two ways.
+def check_name(
+    name: str,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    portable: bool = True,
+    error: type[VerificationError] = UnsafeArchive,
+) -> None:
+    """Refuse member (or OMS resource) names that could escape a directory or be read two ways.
 
-    Allowed: ASCII path segments of ``[A-Za-z0-9._ -]`` separated by ``/``, each starting with a letter,
-    digit or ``_`` (so no ``..``, no hidden files) and not ending in ``.`` or a space (pycaret saves plots as
-    ``Confusion Matrix.png``); no absolute paths, no backslashes, no empty segments, no directories.
+    Always refused: empty or over-long names, absolute paths, backslashes, NUL and control characters,
+    empty, ``.`` or ``..`` segments (so no directory names with a trailing ``/`` either).
+    With ``portable=True`` (our packages) also: anything but ASCII segments of ``[A-Za-z0-9._ -]`` separated
+    by ``/``, each starting with a letter, digit or ``_`` (no hidden files) and not ending in ``.`` or a
+    space (pycaret saves plots as ``Confusion Matrix.png``). ``portable=False`` is for names other tools
+    signed (OMS resources), which may be any file name a model directory holds.
     The message never repeats the name: it has not been accepted yet.
     """
     if not name or len(name) > limits.max_name_length:
-        raise UnsafeArchive("member name is empty or too long")
-    if not all(_SEGMENT.fullmatch(part) for part in name.split("/")):
-        raise UnsafeArchive("member name is not a safe relative ASCII path")
+        raise error("member name is empty or too long")
+    parts = name.split("/")
+    if "\\" in name or any(part in ("", ".", "..") for part in parts) or not name.isprintable():
+        raise error("name is absolute, has '..', '.', empty segments, a backslash or control characters")
+    if portable and not all(_SEGMENT.fullmatch(part) for part in parts):
+        raise error("member name is not a safe relative ASCII path")
 
 
 @dataclass(frozen=True)

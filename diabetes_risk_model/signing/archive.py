@@ -131,14 +131,17 @@ class CanonicalZipWriter:
         size = 0
         stored = 0
         compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9) if compress else None
-        for chunk in chunks:
+        for chunk in chunks:  # one pass: digest, CRC, (compress,) write
             sha.update(chunk)
             crc = zlib.crc32(chunk, crc)
             size += len(chunk)
             if size > self._limits.max_member_size:
                 raise UnsafeArchive(f"member {name!r} is larger than the limit")
-            data = compressor.compress(chunk) if compressor else chunk
-            if len(data):
+            if compressor is None:
+                out.write(chunk)
+                continue
+            data = compressor.compress(chunk)
+            if data:
                 stored_sha.update(data)
                 out.write(data)
                 stored += len(data)
@@ -147,6 +150,8 @@ class CanonicalZipWriter:
             stored_sha.update(tail)
             out.write(tail)
             stored += len(tail)
+        else:
+            stored, stored_sha = size, sha  # stored bytes are the uncompressed bytes: hashed once
         end = out.tell()
         if end > self._limits.max_total_size or size > _MAX_32:
             raise UnsafeArchive("archive would need zip64 (over 4 GiB); refused")

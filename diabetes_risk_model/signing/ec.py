@@ -4,7 +4,8 @@ All cryptography is done by ``cryptography``; this module only fixes the choices
 format makes (curve → hash, the key "hint" = hex SHA-256 of the PEM SubjectPublicKeyInfo bytes) and turns
 library exceptions into ours, so every caller refuses the same way.
 
-Signatures we *make* are normalised to low-S (``s <= n/2``): ECDSA signatures are malleable (``(r, s)``
+Signatures we *make* are deterministic (RFC 6979, so the same package content gives the same file) and
+normalised to low-S (``s <= n/2``): ECDSA signatures are malleable (``(r, s)``
 and ``(r, n - s)`` both verify), and our package verifier requires the low-S form so that one signed
 content has exactly one package file. Signatures made by other tools are accepted in either form by the
 generic OMS verifier (the reference signer does not normalise).
@@ -58,9 +59,13 @@ def _ecdsa(public: ec.EllipticCurvePublicKey) -> ec.ECDSA:
 
 
 def sign(private: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    """DER ECDSA signature with the curve's hash, normalised to low-S."""
+    """DER ECDSA signature with the curve's hash, deterministic (RFC 6979) where OpenSSL has it, low-S."""
     public = private.public_key()
-    r, s = decode_dss_signature(private.sign(data, _ecdsa(public)))
+    try:
+        der = private.sign(data, ec.ECDSA(_HASHES[public.curve.name](), deterministic_signing=True))
+    except UnsupportedAlgorithm:  # OpenSSL < 3.2: random k, still a valid signature
+        der = private.sign(data, _ecdsa(public))
+    r, s = decode_dss_signature(der)
     n = _ORDERS[public.curve.name]
     return encode_dss_signature(r, min(s, n - s))
 

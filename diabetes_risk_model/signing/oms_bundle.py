@@ -54,11 +54,12 @@ class Bundle:
     keyid: str = ""
     hint: str | None = None
     raw_key: bytes | None = None  # publicKey.rawBytes (older bundles): a PEM public key
+    key_details: str | None = None  # publicKey.keyDetails (older bundles), e.g. PKIX_ECDSA_P384_SHA_384
     extra_signatures: int = 0
 
     def to_bytes(self) -> bytes:
         """Our canonical encoding (hint form, exactly one signature)."""
-        if self.hint is None or self.raw_key is not None or self.extra_signatures:
+        if self.hint is None or self.raw_key is not None or self.key_details is not None or self.extra_signatures:
             raise ValueError("only hint-form, single-signature bundles have a canonical encoding")
         return canonical_json(
             {
@@ -81,22 +82,29 @@ class Bundle:
             raw = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise MalformedBundle("signature file is not JSON") from None
-        root = _object(raw, "bundle")
+        root = _object(raw, "bundle", {"mediaType", "verificationMaterial", "dsseEnvelope"})
         if root.get("mediaType") != BUNDLE_MEDIA_TYPE:
             raise MalformedBundle(f"signature file is not a sigstore bundle ({BUNDLE_MEDIA_TYPE})")
-        material = _object(root.get("verificationMaterial"), "verificationMaterial")
-        key = _object(material.get("publicKey"), "verificationMaterial.publicKey")
-        envelope = _object(root.get("dsseEnvelope"), "dsseEnvelope")
+        material = _object(
+            root.get("verificationMaterial"),
+            "verificationMaterial",
+            {"publicKey", "tlogEntries", "timestampVerificationData"},
+        )
+        if material.get("tlogEntries", []) != []:
+            raise MalformedBundle("key bundles carry no transparency-log entries")
+        key = _object(material.get("publicKey"), "verificationMaterial.publicKey", {"hint", "rawBytes", "keyDetails"})
+        envelope = _object(root.get("dsseEnvelope"), "dsseEnvelope", {"payload", "payloadType", "signatures"})
         if envelope.get("payloadType") != IN_TOTO_PAYLOAD_TYPE:
             raise MalformedBundle(f"DSSE payloadType is not {IN_TOTO_PAYLOAD_TYPE}")
         signatures = envelope.get("signatures")
         if not isinstance(signatures, list) or not signatures:
             raise MalformedBundle("DSSE envelope carries no signature")
-        first = _object(signatures[0], "DSSE signature")
+        first = _object(signatures[0], "DSSE signature", {"sig", "keyid"})
         keyid = first.get("keyid") or ""
         hint = key.get("hint")
-        if not isinstance(keyid, str) or not (hint is None or isinstance(hint, str)):
-            raise MalformedBundle("bundle key id or key hint is not a string")
+        details = key.get("keyDetails")
+        if not all(isinstance(v, str) for v in (keyid, hint or "", details or "")):
+            raise MalformedBundle("bundle key id, key hint or key details is not a string")
         raw_key = _b64(key["rawBytes"], "publicKey.rawBytes") if "rawBytes" in key else None
         if not hint and raw_key is None:
             raise MalformedBundle("bundle names no public key (neither hint nor rawBytes)")
@@ -106,6 +114,7 @@ class Bundle:
             keyid=keyid,
             hint=hint or None,
             raw_key=raw_key,
+            key_details=details,
             extra_signatures=len(signatures) - 1,
         )
 
@@ -133,9 +142,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _object(value: Any, what: str) -> dict[str, Any]:
+def _object(value: Any, what: str, allowed: set[str]) -> dict[str, Any]:
+    """A JSON object with no field outside *allowed* (an unknown field could carry unsigned meaning)."""
     if not isinstance(value, dict):
         raise MalformedBundle(f"{what} is missing or not a JSON object")
+    if not set(value) <= allowed:
+        raise MalformedBundle(f"{what} has an unexpected field")
     return value
 
 

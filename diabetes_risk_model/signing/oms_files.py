@@ -65,12 +65,12 @@ def hash_model(root: Path, ignore: Iterable[PurePosixPath | str] = ()) -> dict[s
             if _ignored(rel, skip):
                 continue
             if not stat.S_ISREG(os.lstat(Path(directory) / name).st_mode):
-                raise UnsafeResourceName(f"model file {ascii(str(rel))} is a symbolic link or not a regular file")
+                raise UnsafeResourceName(f"model file {str(rel)!a} is a symbolic link or not a regular file")
             found[str(rel)] = sha256_file(Path(directory) / name)
     return found
 
 
 def _plain_dir(parent: Path, name: str) -> bool:
     if stat.S_ISLNK(os.lstat(parent / name).st_mode):
-        raise UnsafeResourceName(f"model directory entry {ascii(name)} is a symbolic link (not allowed)")
+        raise UnsafeResourceName(f"model directory entry {name!a} is a symbolic link (not allowed)")
     return True

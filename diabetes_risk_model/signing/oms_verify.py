@@ -4,8 +4,8 @@ Checks, in this order (each failure a :class:`~diabetes_risk_model.errors.Verifi
 
 1. the signature file is a sigstore bundle v0.3 with a DSSE envelope of in-toto JSON (:class:`MalformedBundle`);
 2. the public key is ECDSA on P-256/P-384/P-521 (:class:`UnsupportedKey`) and is the key the bundle names:
-   ``publicKey.hint`` equals the hex SHA-256 of its PEM, or the older ``publicKey.rawBytes`` is the same key
-   (:class:`UnsupportedKey`);
+   ``publicKey.hint`` equals the hex SHA-256 of its PEM, or the older ``publicKey.rawBytes`` is exactly its
+   PEM and ``keyDetails`` names its curve (:class:`UnsupportedKey`);
 3. the first DSSE signature is strict DER and valid over the DSSE PAE (or, for model-signing 0.2
    signatures, over its compat encoding) with the curve's hash (:class:`BadSignature`);
 4. the statement parses, names are safe, the subject digest matches the resources
@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cryptography.hazmat.primitives.asymmetric import ec as _ec
 
@@ -28,6 +28,12 @@ from diabetes_risk_model.signing import ec
 from diabetes_risk_model.signing.oms_bundle import Bundle, pae, pae_compat
 from diabetes_risk_model.signing.oms_files import hash_model, relative_ignores
 from diabetes_risk_model.signing.oms_statement import PREDICATE_TYPE_COMPAT, Statement, parse_statement
+
+KEY_DETAILS = {
+    "ecdsa-p256": "PKIX_ECDSA_P256_SHA_256",
+    "ecdsa-p384": "PKIX_ECDSA_P384_SHA_384",
+    "ecdsa-p521": "PKIX_ECDSA_P521_SHA_512",
+}
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,10 @@ def verify_bundle(bundle: Bundle, public: _ec.EllipticCurvePublicKey) -> bool:
     if bundle.hint is not None:
         if not hmac.compare_digest(bundle.hint, ec.hint(public)):
             raise UnsupportedKey("the public key is not the key named by the signature (publicKey.hint differs)")
-    elif bundle.raw_key is not None:
-        try:
-            named = ec.load_public_pem(bundle.raw_key)
-        except UnsupportedKey:
-            raise UnsupportedKey("the signature's publicKey.rawBytes is not a supported PEM public key") from None
-        if ec.public_pem(named) != ec.public_pem(public):
-            raise UnsupportedKey("the public key is not the key in the signature (publicKey.rawBytes differs)")
+    elif bundle.raw_key is not None and not hmac.compare_digest(bundle.raw_key, ec.public_pem(public)):
+        raise UnsupportedKey("the public key is not the key in the signature (publicKey.rawBytes differs)")
+    if bundle.key_details is not None and bundle.key_details != KEY_DETAILS[ec.alg_of(public)]:
+        raise UnsupportedKey("the signature's publicKey.keyDetails does not match the public key's curve")
     if ec.verify(public, bundle.signature, pae(bundle.payload)):
         return False
     if ec.verify(public, bundle.signature, pae_compat(bundle.payload)):
@@ -81,7 +84,8 @@ def verify_model(
     bundle = Bundle.parse(signature.read_bytes())
     compat = verify_bundle(bundle, public)
     statement = parse_statement(bundle.payload)
-    ignore = [*relative_ignores(model, [*ignore_paths, signature]), *statement.ignore_paths]
+    ignore: list[PurePosixPath | str] = [*relative_ignores(model, [*ignore_paths, signature])]
+    ignore.extend(statement.ignore_paths)
     actual = hash_model(model, ignore)
     if statement.predicate_type == PREDICATE_TYPE_COMPAT and set(actual) == {"."}:
         actual = {model.name: actual["."]}  # 0.2 named a single file by its file name

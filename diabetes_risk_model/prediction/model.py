@@ -155,7 +155,9 @@ def download_with_retries(
             return fetch()
         except StorageUnavailable as exc:
             if attempt == policy.attempts:
-                logger.error("storage at %s still unavailable after %d attempts, giving up: %s", where, attempt, exc)
+                logger.error(
+                    "storage at %s still unavailable after %d attempts, giving up: %s", where, attempt, exc
+                )
                 raise
             delay = policy.delay(attempt)
             logger.warning(

@@ -24,6 +24,7 @@ from diabetes_risk_model.files import atomic_writer
 from diabetes_risk_model.signing.envelope import Envelope
 from diabetes_risk_model.signing.keys import ALGORITHMS, ECDSA_P256, HMAC_SHA256, Key, Keyring
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
+from diabetes_risk_model.signing.limits import DEFAULT_LIMITS
 from diabetes_risk_model.signing.manifest import MANIFEST_NAME, Manifest
 from diabetes_risk_model.signing.oms_bundle import Bundle
 from diabetes_risk_model.signing.oms_package import SIGNATURE_NAME
@@ -206,7 +207,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             print(f"member {_safe(info.filename, 80)}: {info.file_size} bytes ({info.compress_size} stored)")
         if fmt in ("v1", "oms-v1"):
             info = archive.getinfo(SIGNATURE_NAME if fmt == "oms-v1" else MANIFEST_NAME)
-            if info.file_size > 1 << 20:
+            if info.file_size > DEFAULT_LIMITS.max_manifest_size:
                 raise VerificationError(f"{info.filename} is larger than the limit")
             if fmt == "v1":
                 envelope = Envelope.from_bytes(archive.read(info))

@@ -179,8 +179,8 @@ def _write(
     expected: Manifest | None,
     compress: Mapping[str, bool] | None = None,
 ) -> Path:
-    with atomic_writer(target) as out:
-        writer = CanonicalZipWriter(out, limits)
+    with atomic_writer(target) as out, contextlib.closing(_Releasing(CanonicalZipWriter(out, limits))) as guard:
+        writer = guard.writer
         written: list[WrittenMember] = []
         for member in sorted(sources):
             deflate = compress[member] if compress else not member.lower().endswith(_ALREADY_COMPRESSED)
@@ -203,6 +203,16 @@ def _write(
         writer.add_chunks(SIGNATURE_NAME, [sign_package(manifest, key)], compress=False)
         writer.close()
     return target
+
+
+class _Releasing:
+    """Stops the writer's hashing thread however the build ends (``contextlib.closing`` calls ``close``)."""
+
+    def __init__(self, writer: CanonicalZipWriter) -> None:
+        self.writer = writer
+
+    def close(self) -> None:
+        self.writer.release()
 
 
 def _same_content(expected: Manifest, written: tuple[MemberEntry, ...]) -> None:

@@ -5,6 +5,7 @@ even hold a signing key the verifier does not trust."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from diabetes_risk_model.errors import (
     VerificationError,
 )
 from diabetes_risk_model.signing import ec
-from diabetes_risk_model.signing.oms_bundle import Bundle, pae
+from diabetes_risk_model.signing.oms_bundle import Bundle, pae, pae_compat
 from diabetes_risk_model.signing.oms_statement import Resource, statement_json
 from diabetes_risk_model.signing.oms_verify import verify_model
 
@@ -197,3 +198,33 @@ def test_symlinks_are_refused(model: Path, tmp_path: Path) -> None:
     (model / "link").symlink_to(model / "a.bin")
     with pytest.raises(UnsafeResourceName):
         verify_model(model, signature, (tmp_path / "pub.pem").read_bytes())
+
+
+def test_model_signing_0_2_signatures_are_accepted(tmp_path: Path) -> None:
+    """0.2 signed one subject per file under ``Digests/v0.1`` and over its buggy PAE; the reference still
+    verifies those (``pae_compat``, ``dsse_payload_to_manifest_compat``), so do we, and refuse changes."""
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "a.bin").write_bytes(b"alpha")
+    (model / "sub" / "b.bin").write_bytes(b"beta")
+    subjects = [
+        {"name": name, "digest": {"sha256": hashlib.sha256(data).hexdigest()}}
+        for name, data in (("a.bin", b"alpha"), ("sub/b.bin", b"beta"))
+    ]
+    payload = json.dumps(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": subjects,
+            "predicateType": "https://model_signing/Digests/v0.1",
+        }
+    ).encode()
+    bundle = json.loads(Bundle(payload, ec.sign(KEY, pae_compat(payload)), hint="x").to_bytes())
+    del bundle["verificationMaterial"]["publicKey"]["hint"]
+    bundle["verificationMaterial"]["publicKey"]["rawBytes"] = base64.b64encode(ec.public_pem(KEY.public_key())).decode()
+    signature = tmp_path / "model.sig"
+    signature.write_text(json.dumps(bundle))
+    result = verify_model(model, signature, ec.public_pem(KEY.public_key()))
+    assert result.compat_pae and result.key_form == "rawBytes" and result.files == ("a.bin", "sub/b.bin")
+    (model / "sub" / "b.bin").write_bytes(b"BETA")
+    with pytest.raises(VerificationError, match=r"sub/b\.bin"):
+        verify_model(model, signature, ec.public_pem(KEY.public_key()))

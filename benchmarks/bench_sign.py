@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,8 +61,16 @@ def run(cmd: Sequence[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss * 1024
 
 
-def best(cmd: Sequence[str], repeat: int) -> tuple[float, int]:
-    results = [run(cmd) for _ in range(repeat)]
+def best(cmd: Sequence[str], repeat: int, fresh: Path | None = None) -> tuple[float, int]:
+    """Best time and highest max RSS over *repeat* runs; *fresh* (an output) is removed before each run, so
+    every contender writes a new file instead of replacing (and freeing) the previous round's."""
+    results = []
+    for _ in range(repeat):
+        if fresh is not None:
+            if fresh.is_dir():
+                shutil.rmtree(fresh)
+            fresh.unlink(missing_ok=True)
+        results.append(run(cmd))
     return min(t for t, _ in results), max(r for _, r in results)
 
 
@@ -124,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 "python=3.11",
             ],
             args.repeat,
+            fresh=out,
         )
         package = next(out.glob("*.zip"))
         sig = root / "model.sig"
@@ -139,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(sig),
             ],
             args.repeat,
+            fresh=sig,
         )
         verify_ours = best([*OURS, "verify", str(package), "--keyring", str(public)], args.repeat)
         verify_ms = best(

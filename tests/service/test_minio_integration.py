@@ -61,9 +61,7 @@ def upload(server: Any, package: Path, bucket: str = BUCKET, object_name: str = 
     store.upload(package, object_name)
 
 
-def docker_configuration(
-    server: Any, artifacts: Artifacts, monkeypatch: pytest.MonkeyPatch, **overrides: Any
-) -> Any:
+def docker_configuration(server: Any, artifacts: Artifacts, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> Any:
     """configuration/docker_rest_config.yaml with the environment a container would have."""
     monkeypatch.setenv("MINIO_URL", server.endpoint)
     monkeypatch.setenv("MINIO_ACCESS_KEY", server.access_key)

@@ -66,8 +66,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
 from ml_base.utilities import ModelManager
-from pydantic import ValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from rest_model_service.configuration import ServiceConfiguration
 from rest_model_service.helpers import create_app, load_type
 from rest_model_service.routes import router as engine_router

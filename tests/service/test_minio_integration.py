@@ -69,6 +69,9 @@ def docker_configuration(server: Any, artifacts: Artifacts, monkeypatch: pytest.
     monkeypatch.setenv("MINIO_SECURE", "false")
     monkeypatch.setenv("MODEL_KEYRING", str(artifacts.keyring_file))
     monkeypatch.setenv("MODEL_PARAMETERS_VERSION", PARAMETERS_VERSION)
+    # The pins a deployment passes (deploy's configs read them); the pinning tests override the settings.
+    monkeypatch.setenv("MODEL_PACKAGE_SHA256", "")
+    monkeypatch.setenv("MODEL_MIN_SEQUENCE", "0")
     configuration = load_configuration(REPO / "configuration" / "docker_rest_config.yaml")
     configuration.logging = None  # keep pytest's log capture
     settings = configuration.models[0].configuration or {}

@@ -17,6 +17,8 @@ What it does, all in one run on loopback (so ratios compare like with like):
 3. Load: N concurrent keep-alive HTTP/1.1 clients (asyncio streams, no client
    library in the way) post random valid inputs for ``--duration`` seconds at
    each of ``--clients`` levels; reports req/s, p50 and p99 latency and errors.
+   Metrics overhead: ours with ``metrics: enabled`` against ours without, alternating (off, on, off, on)
+   at each level, same bodies, same run; prints on/off throughput (goal >= 0.9x).
 4. Soak: ``--soak`` seconds at ``--soak-clients`` clients against ours;
    reports errors and the server's RSS (first vs last 10 % of samples).
 5. Cold start: process spawn to ``/api/health/ready`` = 200, signed vs
@@ -59,6 +61,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
 import diabetes_risk_model  # noqa: E402
+from diabetes_risk_model.prediction.loading import LoadedPackage, PackageLoader  # noqa: E402
 from diabetes_risk_model.prediction.model import FEATURE_COLUMNS, DiabetesRiskModel  # noqa: E402
 from diabetes_risk_model.prediction.schemas import (  # noqa: E402
     Age,
@@ -115,11 +118,20 @@ class OriginalDesignModel(DiabetesRiskModel):
         return DiabetesRiskModelOutput(diabetes_risk=y_hat)
 
 
-class UnsignedBaselineModel(DiabetesRiskModel):
-    """Ours without verification: the downloaded object is a bare pickle, loaded with pickle.loads."""
+class UnsignedLoader(PackageLoader):
+    """Fetch only: the downloaded object is a bare pickle, loaded with pickle.loads (no pin, no verification)."""
 
-    def _load_pipeline(self, package: Path, keyring: Any) -> Any:
-        return pickle.loads(package.read_bytes())  # the unsigned baseline, on purpose
+    def load(self) -> LoadedPackage:
+        with tempfile.TemporaryDirectory(prefix="bench-unsigned-") as tmp:
+            package = self.fetch(Path(tmp) / self.object_name)
+            pipeline = pickle.loads(package.read_bytes())  # the unsigned baseline, on purpose
+        return LoadedPackage(pipeline, manifest=None, sha256="")
+
+
+class UnsignedBaselineModel(DiabetesRiskModel):
+    """Ours without verification."""
+
+    loader_class = UnsignedLoader
 
 
 # -- setup ---------------------------------------------------------------------------------------
@@ -160,8 +172,10 @@ def prepare(workdir: Path, csv: Path, rows_per_class: int) -> dict[str, Path]:
     return {"keyring": keyring, "signed_store": signed_store, "unsigned_store": unsigned_store}
 
 
-def write_config(path: Path, class_path: str, store: Path, keyring: Path, precompute: bool) -> Path:
-    config = {
+def write_config(
+    path: Path, class_path: str, store: Path, keyring: Path, precompute: bool, metrics: bool = False
+) -> Path:
+    config: dict[str, Any] = {
         "service_title": "Diabetes Risk Model Service (benchmark)",
         "version": diabetes_risk_model.__version__,
         "models": [
@@ -175,10 +189,15 @@ def write_config(path: Path, class_path: str, store: Path, keyring: Path, precom
                     "keyring_path": str(keyring),
                     "storage_attempts": 1,
                     "precompute": precompute,
+                    # The smoke pipeline's feature selection keeps PhysicalHealth instead of GeneralHealth;
+                    # throughput does not depend on which four columns it kept.
+                    "feature_check": "warn",
                 },
             }
         ],
     }
+    if metrics:
+        config["metrics"] = {"enabled": True}
     path.write_text(json.dumps(config))  # JSON is YAML
     return path
 
@@ -387,20 +406,40 @@ def main(argv: list[str] | None = None) -> int:
         log = workdir / "servers.log"
         configs = {
             "ours": write_config(
-                workdir / "ours.yaml", f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
-                paths["signed_store"], paths["keyring"], True,
+                workdir / "ours.yaml",
+                f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
+                paths["signed_store"],
+                paths["keyring"],
+                True,
             ),
             "per-call": write_config(
-                workdir / "per-call.yaml", f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
-                paths["signed_store"], paths["keyring"], False,
+                workdir / "per-call.yaml",
+                f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
+                paths["signed_store"],
+                paths["keyring"],
+                False,
             ),
             "original": write_config(
-                workdir / "original.yaml", "bench_service.OriginalDesignModel",
-                paths["signed_store"], paths["keyring"], False,
+                workdir / "original.yaml",
+                "bench_service.OriginalDesignModel",
+                paths["signed_store"],
+                paths["keyring"],
+                False,
+            ),
+            "metrics": write_config(
+                workdir / "metrics.yaml",
+                f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
+                paths["signed_store"],
+                paths["keyring"],
+                True,
+                metrics=True,
             ),
             "unsigned": write_config(
-                workdir / "unsigned.yaml", "bench_service.UnsignedBaselineModel",
-                paths["unsigned_store"], paths["keyring"], True,
+                workdir / "unsigned.yaml",
+                "bench_service.UnsignedBaselineModel",
+                paths["unsigned_store"],
+                paths["keyring"],
+                True,
             ),
         }
         bodies = request_bodies(5000)
@@ -422,6 +461,27 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"  ratio     clients={clients:>3}  ours/original throughput = {ours.rps / original.rps:6.1f}x, "
                     f"per-call/original = {per_call.rps / original.rps:6.1f}x"
+                )
+
+            print("\nmetrics overhead (ours with metrics on vs off, alternating off/on/off/on):", flush=True)
+            overhead: dict[int, float] = {}
+            for clients in levels:
+                rps: dict[str, list[float]] = {"ours": [], "metrics": []}
+                for variant in ("ours", "metrics", "ours", "metrics"):
+                    server = start_server(configs[variant], log)
+                    try:
+                        if variant == "metrics":
+                            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as page:
+                                assert b"model_package_info" in page.read()
+                        result = run_load(server.port, clients, args.duration, args.warmup, bodies)
+                    finally:
+                        server.stop()
+                    rps[variant].append(result.rps)
+                    print(line("on" if variant == "metrics" else "off", result), flush=True)
+                overhead[clients] = statistics.mean(rps["metrics"]) / statistics.mean(rps["ours"])
+                print(
+                    f"  ratio     clients={clients:>3}  metrics on/off throughput = "
+                    f"{overhead[clients]:.3f}x (goal >= 0.9x)"
                 )
 
             if args.soak > 0:

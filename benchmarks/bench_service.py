@@ -391,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=120.0, help="soak seconds against ours (0 = skip)")
     parser.add_argument("--soak-clients", type=int, default=16)
     parser.add_argument("--cold-starts", type=int, default=3, help="cold starts per variant (0 = skip)")
+    parser.add_argument(
+        "--metrics-only", action="store_true", help="only the metrics on/off comparison (skip the baselines)"
+    )
+    parser.add_argument("--metrics-rounds", type=int, default=2, help="off/on pairs per level (default 2)")
     parser.add_argument("--rows-per-class", type=int, default=1000, help="training rows per class (default 1000)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("DIABETES_DATA") or DEFAULT_DATA))
     args = parser.parse_args(argv)
@@ -446,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[tuple[str, int], LoadResult] = {}
         try:
             print("\nthroughput and latency (POST prediction, random valid inputs):", flush=True)
-            for variant in ("ours", "per-call", "original"):
+            for variant in () if args.metrics_only else ("ours", "per-call", "original"):
                 server = start_server(configs[variant], log)
                 try:
                     for clients in levels:
@@ -455,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(line(variant, result), flush=True)
                 finally:
                     server.stop()
-            for clients in levels:
+            for clients in levels if not args.metrics_only else ():
                 ours, original = results[("ours", clients)], results[("original", clients)]
                 per_call = results[("per-call", clients)]
                 print(
@@ -463,11 +467,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"per-call/original = {per_call.rps / original.rps:6.1f}x"
                 )
 
-            print("\nmetrics overhead (ours with metrics on vs off, alternating off/on/off/on):", flush=True)
+            print(f"\nmetrics overhead (ours with metrics on vs off, {args.metrics_rounds} off/on pairs):", flush=True)
             overhead: dict[int, float] = {}
             for clients in levels:
                 rps: dict[str, list[float]] = {"ours": [], "metrics": []}
-                for variant in ("ours", "metrics", "ours", "metrics"):
+                for variant in ("ours", "metrics") * args.metrics_rounds:
                     server = start_server(configs[variant], log)
                     try:
                         if variant == "metrics":
@@ -512,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  unsigned baseline median {unsigned:.2f} s  {[round(t, 2) for t in times['unsigned']]}")
                 print(f"  ratio signed/unsigned = {signed / unsigned:.3f}x (goal <= 1.10x)")
 
-            if 8 in levels:
+            if 8 in levels and not args.metrics_only:
                 ours8, original8 = results[("ours", 8)], results[("original", 8)]
                 print("\ngoals at 8 clients:")
                 print(f"  throughput ours/original = {ours8.rps / original8.rps:.1f}x (goal >= 2x)")

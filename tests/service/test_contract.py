@@ -158,7 +158,7 @@ def live_service(artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory)
         log.close()
 
 
-def test_schemathesis_every_check_and_phase_finds_nothing(live_service: str) -> None:
+def test_schemathesis_every_check_and_phase_finds_nothing(live_service: str, tmp_path: Path) -> None:
     """`schemathesis run --checks all` with every phase against the live service: zero failures."""
     argv = [
         str(Path(sys.executable).with_name("schemathesis")),
@@ -178,7 +178,9 @@ def test_schemathesis_every_check_and_phase_finds_nothing(live_service: str) -> 
         "1",
     ]
     started = time.monotonic()
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
+    env = {**os.environ, "NO_COLOR": "1"}
+    # Run outside the work tree: schemathesis keeps state in ./.schemathesis/.
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     elapsed = time.monotonic() - started
     summary = result.stdout[result.stdout.find("SUMMARY") :]
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -204,6 +204,10 @@ class UnsafePickle(VerificationError):
         self.name = name
 
 
+class FeatureMismatch(VerificationError):
+    """The pipeline's selected features are not the API's inputs (context: ``missing``, ``extra``)."""
+
+
 # -- prediction --------------------------------------------------------------
 
 

@@ -48,6 +48,7 @@ from diabetes_risk_model.errors import (
     UnsafePickle,
     VerificationError,
 )
+from diabetes_risk_model.signing.object_graph import check_object_graph
 from diabetes_risk_model.signing.pickle_calls import CHECKS, is_flat_key
 from diabetes_risk_model.signing.pickle_policy import ALLOWED_NAMES, CACHE_KEYS, REBUILT_CLASSES, Pair, PickleLimits
 
@@ -335,8 +336,6 @@ def restricted_loads(data: bytes | memoryview, *, limits: PickleLimits | None = 
     allowed constructor rejecting its state) becomes a :class:`VerificationError` naming only the exception
     type, never the bytes.
     """
-    from diabetes_risk_model.signing.object_graph import check_object_graph
-
     limits = limits or PickleLimits()
     view = memoryview(data).cast("B")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copyreg
 import io
+import json
 import os
 import pickle
 import subprocess
@@ -100,6 +101,47 @@ def test_real_pipeline_loads_with_caching_off_and_predicts_without_touching_disk
     assert all(type(f) is NotMemorizedFunc for f in (loaded._memory_fit, loaded._memory_transform))
     np.testing.assert_array_equal(loaded.predict(rows), smoke_pipeline.predict(rows))
     assert list(tmp_path.iterdir()) == []
+
+
+_PREDICT_AUDIT = textwrap.dedent(
+    """
+    import json, sys, warnings, pandas as pd
+    warnings.filterwarnings("ignore")
+    from diabetes_risk_model.signing.unpickler import restricted_loads
+    rows = pd.read_pickle(sys.argv[2])
+    model = restricted_loads(open(sys.argv[1], "rb").read())
+    events = []
+    def hook(event, args):
+        if event in ("open", "pickle.find_class", "marshal.loads", "socket.connect", "subprocess.Popen") or (
+            event.startswith(("os.", "shutil.")) and event not in ("os.getenv",)
+        ):
+            events.append(event)
+    sys.addaudithook(hook)
+    for _ in range(3):
+        model.predict(rows)
+        model.predict_proba(rows)
+    seen, events[:] = sorted(set(events)), []
+    open(sys.argv[2], "rb").close()  # control: the hook does see a file being opened
+    print(json.dumps({"events": seen, "control": events}))
+    """
+)
+
+
+def test_predicting_after_loading_touches_no_file_and_unpickles_nothing(
+    smoke_pipeline: Any, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    """An audit hook installed after restricted_loads sees no open, os.*, pickle or socket event while predicting."""
+    model_file, rows_file = tmp_path / "model.pkl", tmp_path / "rows.pkl"
+    model_file.write_bytes(pickle.dumps(smoke_pipeline, protocol=4))
+    rows.to_pickle(rows_file)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    run = subprocess.run(
+        [sys.executable, "-c", _PREDICT_AUDIT, str(model_file), str(rows_file)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report == {"events": [], "control": ["open"]}
 
 
 def _estimator_with(**params: Any) -> Any:

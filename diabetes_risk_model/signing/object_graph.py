@@ -7,9 +7,10 @@ The unpickler decides what the stream may *do*; this decides what the result may
    container (``list``, ``tuple``, ``dict``, ``set``, ``frozenset``, ``OrderedDict``, a ``defaultdict`` whose
    factory is reviewed), a numpy array, dtype or non-object scalar, or an instance of a reviewed class
    (:data:`~.pickle_policy.REBUILT_CLASSES`, the classes reviewed calls build, :data:`~.pickle_policy.LOADED_TYPES`).
-2. **Callables.** A function or class held as a value (an estimator parameter such as
-   ``FunctionTransformer.func``, ``metric=``, ``importance_getter=``, a ``ColumnTransformer`` callable, a
-   ``NotMemorizedFunc.func``) must be one of :data:`~.pickle_policy.GRAPH_CALLABLES`.
+2. **Callables.** No function or class is held as a value (so no estimator parameter such as
+   ``FunctionTransformer.func``, ``metric=``, ``importance_getter=`` or a ``ColumnTransformer`` callable),
+   except in two reviewed places: a ``NotMemorizedFunc.func`` is one of :data:`~.pickle_policy.MEMO_FUNCS`,
+   a ``defaultdict`` factory one of :data:`~.pickle_policy.DEFAULT_FACTORIES`.
 3. **Caching is off.** Every ``joblib.Memory`` has no location, and every ``memory`` attribute is ``None`` or
    such a Memory. The unpickler already refuses a pickled state naming a cache (a real pycaret pipeline always
    pickles ``_memory=None``: its ``__getstate__`` drops it), so a cache can neither be created while loading
@@ -28,8 +29,9 @@ from typing import Any
 from diabetes_risk_model.errors import UnsafeObjectGraph
 from diabetes_risk_model.signing.pickle_policy import (
     CALLABLES,
-    GRAPH_CALLABLES,
+    DEFAULT_FACTORIES,
     LOADED_TYPES,
+    MEMO_FUNCS,
     REBUILT_CLASSES,
     VALUES,
     Pair,
@@ -64,6 +66,12 @@ def _check_memory(obj: Any, path: str) -> None:
         raise _refuse("a joblib cache with a location", path)
 
 
+def _check_callable(value: Any, allowed: frozenset[Pair], path: str) -> None:
+    if not isinstance(value, (type, types.FunctionType)) or _pair(value) not in allowed:  # type: ignore[arg-type]
+        name = getattr(value, "__qualname__", type(value).__name__)
+        raise _refuse(f"the callable {getattr(value, '__module__', '?')}.{name}", path)
+
+
 def check_object_graph(root: Any, limits: PickleLimits | None = None) -> None:
     """Walk *root* and raise :class:`UnsafeObjectGraph` on the first object outside the rule above."""
     import numpy as np
@@ -85,12 +93,10 @@ def check_object_graph(root: Any, limits: PickleLimits | None = None) -> None:
             continue
         if isinstance(obj, _CALLABLE_KINDS):
             pair = (getattr(obj, "__module__", "?"), getattr(obj, "__qualname__", "?"))
-            if pair not in GRAPH_CALLABLES:
-                raise _refuse(f"the callable {pair[0]}.{pair[1]}", path)
-            continue
+            raise _refuse(f"the callable {pair[0]}.{pair[1]}", path)
         if kind in _CONTAINERS or kind is collections.defaultdict:
             if kind is collections.defaultdict:
-                children.append((obj.default_factory, path + ".default_factory"))
+                _check_callable(obj.default_factory, DEFAULT_FACTORIES, path + ".default_factory")
             if isinstance(obj, dict):
                 children += [(key, f"{path}.<key>") for key in obj]
                 for key, value in obj.items():
@@ -105,7 +111,10 @@ def check_object_graph(root: Any, limits: PickleLimits | None = None) -> None:
         elif _pair(kind) in allowed:
             if _pair(kind) == ("joblib.memory", "Memory"):
                 _check_memory(obj, path)
-            state = getattr(obj, "__dict__", None)
+            state: Any = getattr(obj, "__dict__", None)
+            if _pair(kind) == ("joblib.memory", "NotMemorizedFunc"):
+                _check_callable(state.get("func"), MEMO_FUNCS, path + ".func")
+                state = {name: value for name, value in state.items() if name != "func"}
             if state is not None:
                 if "memory" in state and state["memory"] is not None:
                     _check_memory(state["memory"], path + ".memory")

@@ -134,23 +134,30 @@ CHECKS: dict[Pair, Check] = {
 }
 
 
-_FLAT = (str, int, float, bool, bytes, type(None))
+_FLAT = (str, bool, bytes, type(None))
+_MAX_KEY_INT = 2**31
+_MAX_KEY_TUPLE = 8
 
 
 def _flat_scalar(value: Any) -> bool:
     if type(value) in _FLAT:
         return True
-    import numpy as np  # numpy number scalars hash in O(1) (LightGBM's _class_map is keyed by np.int8)
+    if type(value) is int:
+        return -_MAX_KEY_INT <= value <= _MAX_KEY_INT
+    import numpy as np  # LightGBM's _class_map is keyed by np.int8
 
-    return isinstance(value, (np.number, np.bool_))
+    return isinstance(value, (np.integer, np.bool_)) and -_MAX_KEY_INT <= int(value) <= _MAX_KEY_INT
 
 
 def is_flat_key(value: Any) -> bool:
-    """A dict key or set item whose hash costs O(its size): a scalar, or a tuple of scalars.
+    """A dict key or set item that hashes in O(1) without collisions an attacker can choose.
 
-    Nested tuples sharing memo references hash in time exponential in their depth (a pickle "billion
-    laughs"), and hashing runs inside one opcode where no time limit can interrupt it.
+    A string, bytes, bool, None, an int (Python or numpy) within +-2**31 (these hash to themselves), or a
+    tuple of up to 8 of those. Refused: floats and big ints (``hash(k * (2**61 - 1)) == 0`` for every k, so
+    one dict insert would cost O(n) comparisons), nested or long tuples (not cached; tuples sharing memo
+    references hash in time exponential in their depth). Hashing runs inside one opcode, where the time limit
+    cannot interrupt it.
     """
     if _flat_scalar(value):
         return True
-    return type(value) is tuple and all(_flat_scalar(item) for item in value)
+    return type(value) is tuple and len(value) <= _MAX_KEY_TUPLE and all(_flat_scalar(item) for item in value)

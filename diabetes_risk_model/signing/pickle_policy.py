@@ -105,16 +105,22 @@ LOADED_TYPES: frozenset[Pair] = frozenset(
 )
 """Types the reviewed reconstructors and ``__setstate__`` methods create that the stream never names."""
 
-GRAPH_CALLABLES: frozenset[Pair] = frozenset(
+MEMO_FUNCS: frozenset[Pair] = frozenset(
     {
         ("pycaret.internal.pipeline", "_fit_one"),
         ("pycaret.internal.pipeline", "_transform_one"),
         ("pycaret.internal.pipeline", "_full_transform"),
-        ("collections", "OrderedDict"),
     }
 )
-"""The only functions or classes the loaded object may hold as values (estimator parameters included): no
-``FunctionTransformer.func``, ``metric=``, ``importance_getter=`` or ``ColumnTransformer`` callable."""
+"""The only values a ``joblib.memory.NotMemorizedFunc.func`` may hold (pycaret's Pipeline wraps these three)."""
+
+DEFAULT_FACTORIES: frozenset[Pair] = frozenset({("collections", "OrderedDict")})
+"""The only ``defaultdict.default_factory`` values (LightGBM's ``_best_score``)."""
+
+GRAPH_CALLABLES: frozenset[Pair] = MEMO_FUNCS | DEFAULT_FACTORIES
+"""Every function or class the loaded object may hold as a value, each only in the one place named above: no
+estimator parameter holds a callable (no ``FunctionTransformer.func``, ``metric=``, ``importance_getter=`` or
+``ColumnTransformer`` callable)."""
 
 CACHE_KEYS: frozenset[str] = frozenset({"memory", "_memory"})
 """State keys naming a joblib cache (sklearn/imblearn ``Pipeline.memory``, pycaret's ``Pipeline._memory``)."""

@@ -14,10 +14,12 @@ job could still ship ``os.system``. The rule, opcode by opcode (lists in :mod:`.
    cache (``memory``/``_memory`` not ``None``) is refused before any ``__setstate__`` runs; without a
    ``__setstate__``, only a dict of string keys is applied (no ``setattr`` on slots or properties).
 4. **Containers**: ``APPEND(S)`` only into lists, ``SETITEM(S)`` only into dicts, ``ADDITEMS`` only into sets
-   (else pickle would call the object's own ``append``/``extend``/``__setitem__``/``add``), and keys are scalars
-   or flat tuples, so no hash can take exponential time.
+   (else pickle would call the object's own ``append``/``extend``/``__setitem__``/``add``), and keys are
+   strings, bytes, small ints or short flat tuples of them (:func:`.pickle_calls.is_flat_key`), so no single
+   opcode can spend unbounded time hashing or comparing.
 5. **Limits** (:class:`~.pickle_policy.PickleLimits`): opcodes (each creates at most one object), memo
-   entries, MARK depth, wall time; any byte after ``STOP``, or anything left on the stack, is refused.
+   entries, MARK depth, wall time (checked every 64 opcodes); a ``BYTEARRAY8`` longer than the stream is refused
+   before anything is allocated; any byte after ``STOP``, or anything left on the stack, is refused.
 6. After loading, :func:`~.object_graph.check_object_graph` checks the whole object (types, callables,
    caching) before :func:`restricted_loads` returns it.
 
@@ -36,6 +38,7 @@ import _compat_pickle
 import collections
 import pickle
 import re
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -59,7 +62,7 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 DATA_OPCODES: tuple[str, ...] = (
     "PROTO", "FRAME", "NONE", "NEWTRUE", "NEWFALSE", "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1",
     "LONG4", "FLOAT", "BINFLOAT", "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES",
-    "BINBYTES8", "BYTEARRAY8", "READONLY_BUFFER", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
+    "BINBYTES8", "READONLY_BUFFER", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
     "EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_LIST", "LIST", "EMPTY_DICT", "EMPTY_SET",
     "POP", "POP_MARK", "DUP", "GET", "BINGET", "LONG_BINGET", "GLOBAL", "STACK_GLOBAL",
 )  # fmt: skip
@@ -139,7 +142,7 @@ class RestrictedUnpickler(_PurePythonUnpickler):
             self._opcodes += 1
             if self._opcodes > limits.max_opcodes:
                 raise PickleLimitExceeded("pickle stream has more opcodes than the limit", limit="max_opcodes")
-            if not self._opcodes & 1023 and time.monotonic() > deadline:
+            if not self._opcodes & 63 and time.monotonic() > deadline:
                 raise PickleLimitExceeded("pickle stream takes longer than the limit", limit="max_seconds")
             if key[0] == stop:
                 return self._stop()
@@ -241,6 +244,14 @@ class RestrictedUnpickler(_PurePythonUnpickler):
         self._into(set(), (set,), self.stack)
         super().load_frozenset()
 
+    def load_bytearray8(self) -> None:
+        # pickle's own version allocates the declared length before reading: a 2**40-byte claim in 9 bytes.
+        (size,) = struct.unpack("<Q", self.read(8))
+        data = self.read(size) if size <= sys.maxsize else b""
+        if len(data) != size:
+            raise PickleRefused("pickle declares a bytearray longer than the stream")
+        self.append(bytearray(data))
+
     def load_mark(self) -> None:
         super().load_mark()
         if len(self.metastack) > self._limits.max_mark_depth:
@@ -282,6 +293,7 @@ _OVERRIDES: dict[str, Callable[[Any], None]] = {
     "ADDITEMS": RestrictedUnpickler.load_additems,
     "FROZENSET": RestrictedUnpickler.load_frozenset,
     "MARK": RestrictedUnpickler.load_mark,
+    "BYTEARRAY8": RestrictedUnpickler.load_bytearray8,
     "PUT": RestrictedUnpickler.load_put,
     "BINPUT": RestrictedUnpickler.load_binput,
     "LONG_BINPUT": RestrictedUnpickler.load_long_binput,

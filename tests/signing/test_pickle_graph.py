@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pickle
+import struct
 import subprocess
 import sys
 import textwrap
@@ -229,3 +230,51 @@ def test_default_limits_leave_room_for_the_real_pipeline(smoke_pipeline: Any) ->
     """The real pipeline loads under limits far tighter than the defaults (each about 10x what it uses)."""
     tight = PickleLimits(max_opcodes=300_000, max_memo=60_000, max_mark_depth=16, max_graph_depth=40, max_seconds=30)
     restricted_loads(pickle.dumps(smoke_pipeline, protocol=4), limits=tight)
+
+
+def test_a_bytearray_longer_than_the_stream_is_refused_before_allocating() -> None:
+    payload = b"\x80\x05\x96" + struct.pack("<Q", 1 << 40) + b"."  # claims a 1 TiB bytearray in 11 bytes
+    with pytest.raises(PickleRefused, match="longer than the stream"):
+        restricted_loads(payload)
+    array = np.arange(5.0)  # protocol 5 ships an array's bytes as a BYTEARRAY8 for numpy's _frombuffer
+    np.testing.assert_array_equal(restricted_loads(pickle.dumps(array, protocol=5)), array)
+
+
+def _dict_with_keys(keys: list[Any]) -> bytes:
+    return pickle.dumps(dict.fromkeys(keys, 1), protocol=4)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [float(k * (2**61 - 1)) for k in range(1, 50)],  # every one hashes to 0: O(n**2) comparisons
+        [k * (2**61 - 1) for k in range(1, 50)],
+        [tuple(range(9))],
+        [((1, 2), 3)],
+    ],
+    ids=["colliding-floats", "colliding-big-ints", "long-tuple", "nested-tuple"],
+)
+def test_keys_an_attacker_can_make_expensive_to_hash_are_refused(keys: list[Any]) -> None:
+    with pytest.raises(PickleRefused, match="composite key"):
+        restricted_loads(_dict_with_keys(keys))
+
+
+def test_keys_a_pipeline_uses_load() -> None:
+    keys = ["a", b"b", 7, -(2**31), True, None, np.int8(3), ("x", 1)]
+    assert list(restricted_loads(_dict_with_keys(keys))) == keys
+
+
+def test_callables_are_admitted_only_in_their_reviewed_place() -> None:
+    import collections
+
+    from joblib.memory import NotMemorizedFunc
+    from pycaret.internal.pipeline import _fit_one
+
+    check_object_graph(NotMemorizedFunc(_fit_one))
+    check_object_graph(collections.defaultdict(collections.OrderedDict))
+    with pytest.raises(UnsafeObjectGraph):
+        check_object_graph(_estimator_with(metric=_fit_one))  # a reviewed function, in the wrong place
+    with pytest.raises(UnsafeObjectGraph):
+        check_object_graph(NotMemorizedFunc(collections.OrderedDict))
+    with pytest.raises(UnsafeObjectGraph):
+        check_object_graph(collections.defaultdict(list))

@@ -128,10 +128,11 @@ CACHE_KEYS: frozenset[str] = frozenset({"memory", "_memory"})
 
 @dataclass(frozen=True)
 class PickleLimits:
-    """Bounds on one stream; a real pipeline is far below each (see ``benchmarks``-free measure in the tests).
+    """Bounds on one stream (and on the loaded object's depth), far above what a real pipeline needs.
 
-    The real pipelines measured here (about 2-7 MB) use at most 30,000 opcodes, 6,000 memo entries, a MARK
-    depth of 12 and an object depth of about 20, and load in well under a second.
+    The real pipelines measured while deriving the lists (2-7 MB) use at most about 30,000 opcodes, 6,000 memo
+    entries and a MARK depth of 12; ``test_default_limits_leave_room_for_the_real_pipeline`` loads the smoke
+    pipeline under limits about ten times tighter than these defaults.
     """
 
     max_opcodes: int = 5_000_000

@@ -54,6 +54,7 @@ from diabetes_risk_model.errors import (
 from diabetes_risk_model.signing.object_graph import check_object_graph
 from diabetes_risk_model.signing.pickle_calls import CHECKS, is_flat_key
 from diabetes_risk_model.signing.pickle_policy import ALLOWED_NAMES, CACHE_KEYS, REBUILT_CLASSES, Pair, PickleLimits
+from diabetes_risk_model.signing.view_reader import ViewReader
 
 __all__ = ["ALLOWED_NAMES", "PickleLimits", "RestrictedUnpickler", "restricted_loads"]
 
@@ -307,39 +308,6 @@ RestrictedUnpickler.dispatch = {
 }
 
 
-class _ViewReader:
-    """Minimal read-only file over a memoryview, so the verified buffer is unpickled without a copy."""
-
-    def __init__(self, view: memoryview) -> None:
-        self._view = view
-        self._pos = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
-        data = self._view[self._pos : end].tobytes()
-        self._pos = end
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        target = memoryview(buffer).cast("B")
-        n = min(len(target), len(self._view) - self._pos)
-        target[:n] = self._view[self._pos : self._pos + n]
-        self._pos += n
-        return n
-
-    def readline(self, size: int = -1) -> bytes:
-        stop = len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
-        end = self._pos
-        while end < stop:
-            chunk = self._view[end : min(stop, end + 4096)].tobytes()
-            newline = chunk.find(b"\n")
-            if newline >= 0:
-                end += newline + 1
-                break
-            end += len(chunk)
-        return self.read(end - self._pos)
-
-
 def restricted_loads(data: bytes | memoryview, *, limits: PickleLimits | None = None) -> Any:
     """Unpickle *data* through :class:`RestrictedUnpickler`, then check the object graph before returning it.
 
@@ -351,7 +319,7 @@ def restricted_loads(data: bytes | memoryview, *, limits: PickleLimits | None = 
     limits = limits or PickleLimits()
     view = memoryview(data).cast("B")
     try:
-        loaded = RestrictedUnpickler(_ViewReader(view), limits=limits).load()
+        loaded = RestrictedUnpickler(ViewReader(view), limits=limits).load()
         check_object_graph(loaded, limits)
     except DiabetesRiskModelError:
         raise

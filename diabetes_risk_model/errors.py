@@ -208,6 +208,18 @@ class FeatureMismatch(VerificationError):
     """The pipeline's selected features are not the API's inputs (context: ``missing``, ``extra``)."""
 
 
+class PickleRefused(VerificationError):
+    """The pickle stream breaks the unpickling rule: a call, opcode or state it may not use, or bytes after STOP."""
+
+
+class PickleLimitExceeded(PickleRefused):
+    """The pickle stream is over a safety limit (nesting depth, memo entries, objects, time)."""
+
+
+class UnsafeObjectGraph(VerificationError):
+    """The loaded object holds a type, a callable or a cache setting outside the reviewed lists."""
+
+
 # -- prediction --------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from tests.service.conftest import (
     PARAMETERS_VERSION,
     Artifacts,
     local_store,
+    pin_environment,
     replaced_pickle_copy,
     service_configuration,
     wait_for_startup,
@@ -205,6 +206,7 @@ def test_local_configuration_runs_end_to_end_from_a_file_store(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MODEL_PARAMETERS_VERSION", PARAMETERS_VERSION)
     monkeypatch.setenv("MODEL_KEYRING", str(artifacts.keyring_file))
+    pin_environment(monkeypatch, artifacts.package)
     configuration = load_configuration(REPO / "configuration" / "rest_config.yaml")
     configuration.logging = None  # keep pytest's log capture
     client = start_service(configuration)

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from diabetes_risk_model.service.app import create_service, load_configuration
 from diabetes_risk_model.service.contract import generate_contract, render
-from tests.service.conftest import PARAMETERS_VERSION, Artifacts, local_store, wait_for_startup
+from tests.service.conftest import PARAMETERS_VERSION, Artifacts, local_store, pin_environment, wait_for_startup
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "service_contract.yaml"
@@ -41,6 +41,7 @@ def local_configuration(artifacts: Artifacts, tmp_path_factory: pytest.TempPathF
         patch.chdir(workdir)
         patch.setenv("MODEL_PARAMETERS_VERSION", PARAMETERS_VERSION)
         patch.setenv("MODEL_KEYRING", str(artifacts.keyring_file))
+        pin_environment(patch, artifacts.package)
         configuration = load_configuration(REPO / "configuration" / "rest_config.yaml")
         configuration.logging = None
         yield configuration

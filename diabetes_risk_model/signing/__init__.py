@@ -5,7 +5,8 @@ Public interface: :class:`Keyring`, :class:`Expectation`, :func:`build_package`,
 ``FORMAT.md`` beside this file. One module per concern: hashing, archive (canonical zip), keys and ec (ECDSA),
 oms_bundle / oms_statement / oms_files / oms_verify (generic OpenSSF Model Signing verification),
 oms_package (our ``model.sig``), manifest and envelope (the deprecated ``v1`` format), package (writing),
-verifier, legacy (the original itsdangerous format), unpickler (restricted ``find_class``).
+verifier, legacy (the original itsdangerous format), unpickler (exact allow-list, reviewed reconstructors,
+stream limits, object-graph check).
 """
 
 from diabetes_risk_model.signing.keys import Key, Keyring

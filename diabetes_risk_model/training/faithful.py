@@ -21,6 +21,7 @@ from typing import Any
 from itsdangerous import BadSignature, Signer
 
 from diabetes_risk_model.errors import MissingEnvironmentVariable
+from diabetes_risk_model.files import atomic_writer
 
 KEY_ENV = "PARAMETERS_SIGNING_KEY"
 
@@ -35,13 +36,10 @@ def signing_key_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 
 def pickle_model(model: Any, path: Path) -> Path:
-    """Pickle *model* to *path* (written to a temporary name, then renamed). Returns *path*."""
+    """Pickle *model* to *path* (through :func:`diabetes_risk_model.files.atomic_writer`). Returns *path*."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:
+    with atomic_writer(path) as handle:
         pickle.dump(model, handle, protocol=pickle.DEFAULT_PROTOCOL)
-    partial.replace(path)
     return path
 
 

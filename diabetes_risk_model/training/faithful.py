@@ -2,7 +2,9 @@
 
 Kept so the notebook shows the idea the project grew from — a keyed signature over the pickle, checked
 before anything is unpickled — and that it holds: changing or appending a single byte is refused with
-``itsdangerous.BadSignature``. The key comes only from ``PARAMETERS_SIGNING_KEY`` in the environment.
+``itsdangerous.BadSignature``. The notebook signs with a throwaway key of its own (the demonstration signature is
+never shipped); :func:`signing_key_from_env` reads the original design's ``PARAMETERS_SIGNING_KEY`` for callers
+that want the original's key.
 
 What it lacks (the manifest, the other files, key ids, versions, rollback protection) is what
 :func:`diabetes_risk_model.signing.build_package` adds; the package the project ships is that one, and

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fast",
         action="store_true",
-        help="CI and make run: every row, 3 folds, lr/dt/gbc only, 2 tuning iterations",
+        help="CI and make run: every row, 2 folds, lr/dt/gbc only, 2 tuning iterations",
     )
     parser.add_argument("--data", type=Path, default=None, help="path to the Kaggle CSV (overrides $DIABETES_DATA)")
     parser.add_argument(

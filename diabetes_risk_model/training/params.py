@@ -58,12 +58,12 @@ FULL = TrainingParams()
 FAST = TrainingParams(
     mode="fast",
     sample_rows=None,
-    folds=3,
+    folds=2,
     compare_include=("lr", "dt", "gbc"),
     tune_iterations=2,
     n_jobs=1,
 )
-"""CI and ``make run`` parameters: every row (as the full run), 3 folds, three models, 2 tuning iterations, one process.
+"""CI and ``make run`` parameters: every row (as the full run), 2 folds, three models, 2 tuning iterations, one process.
 
 Fast mode trains on all 70,692 rows on purpose: feature selection keeps 20% of the 21 features, and only with
 enough rows does it keep the same four as the full run and the API's inputs (BMI, GeneralHealth, Age, Income).

@@ -25,7 +25,7 @@ def test_full_preset_is_the_original_design() -> None:
 def test_fast_preset_is_small_and_overridable() -> None:
     # Every row, as the full run: on a 3,000- or 10,000-row sample feature selection swapped GeneralHealth, an
     # API input, for PhysicalHealth. Fewer folds, models and tuning iterations make the mode fast.
-    assert FAST.mode == "fast" and FAST.sample_rows is None and FAST.folds == 3 and FAST.tune_iterations == 2
+    assert FAST.mode == "fast" and FAST.sample_rows is None and FAST.folds == 2 and FAST.tune_iterations == 2
     assert FAST.compare_include is not None and "gbc" in FAST.compare_include
     assert params_for("fast") == FAST and params_for("full") == FULL
     assert params_for("fast", sample_rows=5000, compare_include=["lr"]).compare_include == ("lr",)

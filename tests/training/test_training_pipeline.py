@@ -102,9 +102,9 @@ def test_pycaret_tables_are_the_ones_it_printed(run: TrainingResult) -> None:
     assert list(run.compare.table.index) != [] and set(run.compare.table.index) == {"lr", "dt", "gbc"}
     assert "Model" in run.compare.table.columns and set(METRICS) <= set(run.compare.table.columns)
     for step in (run.create, run.tune):
-        assert [str(i) for i in step.table.index] == ["0", "1", "2", "Mean", "Std"]
+        assert [str(i) for i in step.table.index] == ["0", "1", "Mean", "Std"]
     setup = dict(zip(run.setup.table["Description"], run.setup.table["Value"], strict=True))
-    assert setup["Target"] == "Diabetes" and setup["Fold Number"] == 3 and setup["Session id"] == 42
+    assert setup["Target"] == "Diabetes" and setup["Fold Number"] == 2 and setup["Session id"] == 42
     assert setup["Remove outliers"] and setup["Normalize"] and setup["Feature selection"]
     assert setup["Remove multicollinearity"]
 
@@ -122,7 +122,7 @@ def test_setup_table_is_printed_narrow(run: TrainingResult) -> None:
 def test_metrics_json_contents(run: TrainingResult) -> None:
     metrics = json.loads((run.artifacts_dir / "metrics.json").read_text())
     assert set(REQUIRED_KEYS) <= set(metrics)
-    assert metrics["mode"] == "fast" and metrics["params"]["folds"] == 3 and metrics["params"]["sample_rows"] == 3000
+    assert metrics["mode"] == "fast" and metrics["params"]["folds"] == 2 and metrics["params"]["sample_rows"] == 3000
     assert [r["id"] for r in metrics["compare"]] == list(run.compare.table.index)
     for record in metrics["compare"]:
         assert set(METRICS) <= set(record) and record["Model"]
@@ -130,7 +130,7 @@ def test_metrics_json_contents(run: TrainingResult) -> None:
         assert list(metrics[key]) == METRICS
         for metric, summary in metrics[key].items():
             folds = summary["folds"]
-            assert len(folds) == 3
+            assert len(folds) == 2
             assert summary["mean"] == pytest.approx(np.mean(folds), abs=2e-4)
             assert summary["std"] == pytest.approx(np.std(folds), abs=2e-4)
             assert summary["mean"] == step.table.loc["Mean", metric]

@@ -55,6 +55,7 @@ deploy-tools: ## Build kubeconform and helm with go install and fetch offline sc
 # with MINIO_URL set) nothing is built and run_local.py serves from the local directory store (or MINIO_URL).
 .PHONY: run
 run: install ## End to end: key, fast training, sign, package, publish, serve, one prediction
+	@PYTHONPATH=$(CURDIR) $(PYTHON) -m diabetes_risk_model.training.preflight --no-package  # the data, before any build
 	@if [ -z "$${MINIO_URL:-}" ]; then \
 		if [ -x "$(MINIO_BIN)" ] || command -v go >/dev/null 2>&1; then bash scripts/build_minio.sh; \
 		else echo "==> no MinIO binary at $(MINIO_BIN) and no Go toolchain to build one: skipping the MinIO build"; fi; \

@@ -126,6 +126,14 @@ def test_makefile_does_not_force_data_when_diabetes_data_is_unset(tmp_path: Path
     assert '"--data"' not in run_local
 
 
+def test_make_run_checks_the_data_before_building_or_training(tmp_path: Path) -> None:
+    """`make run` without data must stop before the MinIO build (minutes from cold) and before training."""
+    dry = _make("-n", "run", env={"HOME": str(tmp_path)}).stdout.splitlines()
+    order = [next(i for i, line in enumerate(dry) if marker in line)
+             for marker in ("training.preflight --no-package", "build_minio.sh", "scripts/run_local.py")]  # fmt: skip
+    assert order == sorted(order)
+
+
 def test_neither_csv_nor_kaggle_is_one_line_and_non_zero(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "diabetes_risk_model.training.preflight", "--no-package"],

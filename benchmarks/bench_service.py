@@ -17,6 +17,8 @@ What it does, all in one run on loopback (so ratios compare like with like):
 3. Load: N concurrent keep-alive HTTP/1.1 clients (asyncio streams, no client
    library in the way) post random valid inputs for ``--duration`` seconds at
    each of ``--clients`` levels; reports req/s, p50 and p99 latency and errors.
+   Metrics overhead: ours with ``metrics: enabled`` against ours without, alternating (off, on, off, on)
+   at each level, same bodies, same run; prints on/off throughput (goal >= 0.9x).
 4. Soak: ``--soak`` seconds at ``--soak-clients`` clients against ours;
    reports errors and the server's RSS (first vs last 10 % of samples).
 5. Cold start: process spawn to ``/api/health/ready`` = 200, signed vs
@@ -59,6 +61,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
 import diabetes_risk_model  # noqa: E402
+from diabetes_risk_model.prediction.loading import LoadedPackage, PackageLoader  # noqa: E402
 from diabetes_risk_model.prediction.model import FEATURE_COLUMNS, DiabetesRiskModel  # noqa: E402
 from diabetes_risk_model.prediction.schemas import (  # noqa: E402
     Age,
@@ -115,11 +118,20 @@ class OriginalDesignModel(DiabetesRiskModel):
         return DiabetesRiskModelOutput(diabetes_risk=y_hat)
 
 
-class UnsignedBaselineModel(DiabetesRiskModel):
-    """Ours without verification: the downloaded object is a bare pickle, loaded with pickle.loads."""
+class UnsignedLoader(PackageLoader):
+    """Fetch only: the downloaded object is a bare pickle, loaded with pickle.loads (no pin, no verification)."""
 
-    def _load_pipeline(self, package: Path, keyring: Any) -> Any:
-        return pickle.loads(package.read_bytes())  # the unsigned baseline, on purpose
+    def load(self) -> LoadedPackage:
+        with tempfile.TemporaryDirectory(prefix="bench-unsigned-") as tmp:
+            package = self.fetch(Path(tmp) / self.object_name)
+            pipeline = pickle.loads(package.read_bytes())  # the unsigned baseline, on purpose
+        return LoadedPackage(pipeline, manifest=None, sha256="")
+
+
+class UnsignedBaselineModel(DiabetesRiskModel):
+    """Ours without verification."""
+
+    loader_class = UnsignedLoader
 
 
 # -- setup ---------------------------------------------------------------------------------------
@@ -160,8 +172,10 @@ def prepare(workdir: Path, csv: Path, rows_per_class: int) -> dict[str, Path]:
     return {"keyring": keyring, "signed_store": signed_store, "unsigned_store": unsigned_store}
 
 
-def write_config(path: Path, class_path: str, store: Path, keyring: Path, precompute: bool) -> Path:
-    config = {
+def write_config(
+    path: Path, class_path: str, store: Path, keyring: Path, precompute: bool, metrics: bool = False
+) -> Path:
+    config: dict[str, Any] = {
         "service_title": "Diabetes Risk Model Service (benchmark)",
         "version": diabetes_risk_model.__version__,
         "models": [
@@ -175,10 +189,15 @@ def write_config(path: Path, class_path: str, store: Path, keyring: Path, precom
                     "keyring_path": str(keyring),
                     "storage_attempts": 1,
                     "precompute": precompute,
+                    # The smoke pipeline's feature selection keeps PhysicalHealth instead of GeneralHealth;
+                    # throughput does not depend on which four columns it kept.
+                    "feature_check": "warn",
                 },
             }
         ],
     }
+    if metrics:
+        config["metrics"] = {"enabled": True}
     path.write_text(json.dumps(config))  # JSON is YAML
     return path
 
@@ -372,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=120.0, help="soak seconds against ours (0 = skip)")
     parser.add_argument("--soak-clients", type=int, default=16)
     parser.add_argument("--cold-starts", type=int, default=3, help="cold starts per variant (0 = skip)")
+    parser.add_argument(
+        "--metrics-only", action="store_true", help="only the metrics on/off comparison (skip the baselines)"
+    )
+    parser.add_argument("--metrics-rounds", type=int, default=2, help="off/on pairs per level (default 2)")
     parser.add_argument("--rows-per-class", type=int, default=1000, help="training rows per class (default 1000)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("DIABETES_DATA") or DEFAULT_DATA))
     args = parser.parse_args(argv)
@@ -387,27 +410,47 @@ def main(argv: list[str] | None = None) -> int:
         log = workdir / "servers.log"
         configs = {
             "ours": write_config(
-                workdir / "ours.yaml", f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
-                paths["signed_store"], paths["keyring"], True,
+                workdir / "ours.yaml",
+                f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
+                paths["signed_store"],
+                paths["keyring"],
+                True,
             ),
             "per-call": write_config(
-                workdir / "per-call.yaml", f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
-                paths["signed_store"], paths["keyring"], False,
+                workdir / "per-call.yaml",
+                f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
+                paths["signed_store"],
+                paths["keyring"],
+                False,
             ),
             "original": write_config(
-                workdir / "original.yaml", "bench_service.OriginalDesignModel",
-                paths["signed_store"], paths["keyring"], False,
+                workdir / "original.yaml",
+                "bench_service.OriginalDesignModel",
+                paths["signed_store"],
+                paths["keyring"],
+                False,
+            ),
+            "metrics": write_config(
+                workdir / "metrics.yaml",
+                f"{DiabetesRiskModel.__module__}.DiabetesRiskModel",
+                paths["signed_store"],
+                paths["keyring"],
+                True,
+                metrics=True,
             ),
             "unsigned": write_config(
-                workdir / "unsigned.yaml", "bench_service.UnsignedBaselineModel",
-                paths["unsigned_store"], paths["keyring"], True,
+                workdir / "unsigned.yaml",
+                "bench_service.UnsignedBaselineModel",
+                paths["unsigned_store"],
+                paths["keyring"],
+                True,
             ),
         }
         bodies = request_bodies(5000)
         results: dict[tuple[str, int], LoadResult] = {}
         try:
             print("\nthroughput and latency (POST prediction, random valid inputs):", flush=True)
-            for variant in ("ours", "per-call", "original"):
+            for variant in () if args.metrics_only else ("ours", "per-call", "original"):
                 server = start_server(configs[variant], log)
                 try:
                     for clients in levels:
@@ -416,12 +459,33 @@ def main(argv: list[str] | None = None) -> int:
                         print(line(variant, result), flush=True)
                 finally:
                     server.stop()
-            for clients in levels:
+            for clients in levels if not args.metrics_only else ():
                 ours, original = results[("ours", clients)], results[("original", clients)]
                 per_call = results[("per-call", clients)]
                 print(
                     f"  ratio     clients={clients:>3}  ours/original throughput = {ours.rps / original.rps:6.1f}x, "
                     f"per-call/original = {per_call.rps / original.rps:6.1f}x"
+                )
+
+            print(f"\nmetrics overhead (ours with metrics on vs off, {args.metrics_rounds} off/on pairs):", flush=True)
+            overhead: dict[int, float] = {}
+            for clients in levels:
+                rps: dict[str, list[float]] = {"ours": [], "metrics": []}
+                for variant in ("ours", "metrics") * args.metrics_rounds:
+                    server = start_server(configs[variant], log)
+                    try:
+                        if variant == "metrics":
+                            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as page:
+                                assert b"model_package_info" in page.read()
+                        result = run_load(server.port, clients, args.duration, args.warmup, bodies)
+                    finally:
+                        server.stop()
+                    rps[variant].append(result.rps)
+                    print(line("on" if variant == "metrics" else "off", result), flush=True)
+                overhead[clients] = statistics.mean(rps["metrics"]) / statistics.mean(rps["ours"])
+                print(
+                    f"  ratio     clients={clients:>3}  metrics on/off throughput = "
+                    f"{overhead[clients]:.3f}x (goal >= 0.9x)"
                 )
 
             if args.soak > 0:
@@ -452,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  unsigned baseline median {unsigned:.2f} s  {[round(t, 2) for t in times['unsigned']]}")
                 print(f"  ratio signed/unsigned = {signed / unsigned:.3f}x (goal <= 1.10x)")
 
-            if 8 in levels:
+            if 8 in levels and not args.metrics_only:
                 ours8, original8 = results[("ours", 8)], results[("original", 8)]
                 print("\ngoals at 8 clients:")
                 print(f"  throughput ours/original = {ours8.rps / original8.rps:.1f}x (goal >= 2x)")

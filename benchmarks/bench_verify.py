@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             out.write(os.urandom(args.size % CHUNK_SIZE))
         report = root / "report.html"
         report.write_text("<html>" + "row " * 10000 + "</html>")
-        ring = Keyring([Key.generate("bench", "ed25519")])
+        ring = Keyring([Key.generate("bench", "ecdsa-p256")])
         ring_path = ring.save(root / "ring.json")
         start = time.perf_counter()
         package = build_package(

@@ -4,7 +4,8 @@ Exit codes: 0 success; 1 a package was refused (any VerificationError); 2 bad us
 input problem (missing key, unreadable file); 70 unexpected internal error. On failure exactly one line
 ``error: ...`` goes to stderr; it never contains key material or bytes from an unverified file.
 Keys come from ``--keyring PATH`` or, by default, from the environment (``MODEL_KEYRING``,
-``PARAMETERS_SIGNING_KEY``, ``PARAMETERS_SIGNING_KEY_ID``).
+``PARAMETERS_SIGNING_KEY``, ``PARAMETERS_SIGNING_KEY_ID``). ``verify-oms`` needs no keyring: it checks any
+OpenSSF Model Signing elliptic-key signature over a file or directory with a PEM public key.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from pathlib import Path
 
 from diabetes_risk_model import __version__
 from diabetes_risk_model.errors import DiabetesRiskModelError, VerificationError
+from diabetes_risk_model.files import atomic_writer
 from diabetes_risk_model.signing.envelope import Envelope
-from diabetes_risk_model.signing.keys import ED25519, HMAC_SHA256, Key, Keyring
+from diabetes_risk_model.signing.keys import ALGORITHMS, ECDSA_P256, HMAC_SHA256, Key, Keyring
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
+from diabetes_risk_model.signing.limits import DEFAULT_LIMITS
 from diabetes_risk_model.signing.manifest import MANIFEST_NAME, Manifest
+from diabetes_risk_model.signing.oms_bundle import Bundle
+from diabetes_risk_model.signing.oms_package import SIGNATURE_NAME
+from diabetes_risk_model.signing.oms_verify import verify_model
 from diabetes_risk_model.signing.package import build_package, rotate_package
 from diabetes_risk_model.signing.verifier import Expectation, MemberStatus, verify_package
 
@@ -69,8 +75,7 @@ def _safe(value: object, limit: int = 120) -> str:
 def cmd_keygen(args: argparse.Namespace) -> int:
     path = Path(args.keyring)
     ring = Keyring.load(path) if path.exists() else Keyring()
-    alg = {"hmac": HMAC_SHA256, "ed25519": ED25519}[args.alg]
-    key = Key.generate(args.key_id, alg)
+    key = Key.generate(args.key_id, {"hmac": HMAC_SHA256}.get(args.alg, args.alg))
     ring = ring.with_key(key)
     ring.save(path)
     print(f"key {key.key_id} ({key.alg}) added to {path} (mode 0600)")
@@ -91,7 +96,15 @@ def cmd_retire(args: argparse.Namespace) -> int:
 
 
 def cmd_public(args: argparse.Namespace) -> int:
+    if bool(args.pem) != bool(args.key_id) or bool(args.pem) == bool(args.output):
+        raise _UsageError("give either --output RING, or --key-id ID with --pem OUT.pem")
     public = Keyring.load(Path(args.keyring)).public()
+    if args.pem:
+        pem = public.verifier_for(args.key_id).public_pem()
+        with atomic_writer(Path(args.pem)) as out:
+            out.write(pem)
+        print(f"public key {args.key_id} written to {args.pem} (PEM SubjectPublicKeyInfo)")
+        return 0
     if public.has_secrets and not args.include_hmac:
         raise _UsageError("the keyring holds HMAC keys (symmetric, they can sign); pass --include-hmac to export")
     public.save(Path(args.output))
@@ -153,7 +166,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         )
     else:
         assert isinstance(m, Manifest)
-        print("format: v1 (signed manifest, every member covered)")
+        if m.format == "v1":
+            print("format: v1 (deprecated signed manifest.json, every member covered; `rotate` converts it)")
+        else:
+            print(f"format: {m.format} (OpenSSF Model Signing signature model.sig, every member covered)")
         print(f"name: {m.name}")
         print(f"version: {m.version}")
         print(f"parameters version: {m.parameters_version}")
@@ -184,24 +200,53 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         infos = archive.infolist()
         names = [i.filename for i in infos]
         print("UNVERIFIED contents (run `verify` to check them):")
-        fmt = "v1" if MANIFEST_NAME in names else "legacy" if LEGACY_MEMBER in names else "unknown"
+        fmt = "oms-v1" if SIGNATURE_NAME in names else "v1" if MANIFEST_NAME in names else None
+        fmt = fmt or ("legacy" if LEGACY_MEMBER in names else "unknown")
         print(f"format: {fmt}")
         for info in infos[:256]:
             print(f"member {_safe(info.filename, 80)}: {info.file_size} bytes ({info.compress_size} stored)")
-        if fmt == "v1":
-            info = archive.getinfo(MANIFEST_NAME)
-            if info.file_size > 1 << 20:
-                raise VerificationError("manifest.json is larger than the limit")
-            envelope = Envelope.from_bytes(archive.read(info))
-            print(f"signed by key id: {envelope.key_id} ({_safe(envelope.alg, 40)})")
-            try:
-                claims = json.loads(envelope.payload)
-            except ValueError:
-                claims = None
+        if fmt in ("v1", "oms-v1"):
+            info = archive.getinfo(SIGNATURE_NAME if fmt == "oms-v1" else MANIFEST_NAME)
+            if info.file_size > DEFAULT_LIMITS.max_manifest_size:
+                raise VerificationError(f"{info.filename} is larger than the limit")
+            if fmt == "v1":
+                envelope = Envelope.from_bytes(archive.read(info))
+                print(f"signed by key id: {envelope.key_id} ({_safe(envelope.alg, 40)})")
+                claims: object = _json_object(envelope.payload)
+            else:
+                bundle = Bundle.parse(archive.read(info))
+                print(f"signed by key id: {_safe(bundle.keyid, 64)}")
+                predicate = _json_object(bundle.payload).get("predicate", {})
+                claims = predicate.get("package", {}) if isinstance(predicate, dict) else {}
             if not isinstance(claims, dict):
-                raise VerificationError("manifest payload is not a JSON object")
+                raise VerificationError("signed payload is not a JSON object")
             for key in ("name", "version", "parameters_version", "sequence", "created", "expires", "requirements"):
                 print(f"claims {key}: {_safe(claims.get(key))}")
+    return 0
+
+
+def _json_object(payload: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise VerificationError("signed payload is not a JSON object")
+    return value
+
+
+def cmd_verify_oms(args: argparse.Namespace) -> int:
+    """Verify an OpenSSF Model Signing signature (any elliptic-key bundle) over a file or directory."""
+    model, signature, key = Path(args.path), Path(args.signature), Path(args.public_key)
+    for given in (model, signature, key):
+        if not given.exists():
+            raise _UsageError(f"no such file or directory: {_safe(str(given))}")
+    result = verify_model(model, signature, key.read_bytes(), args.ignore_path)
+    if result.key_form == "rawBytes":
+        print("note: older signature format (publicKey.rawBytes); the key in it was compared with --public-key")
+    if result.compat_pae:
+        print("note: model-signing 0.2 signature encoding (accepted for compatibility)")
+    print(f"verified: OK ({len(result.files)} file(s), predicate {result.statement.predicate_type})")
     return 0
 
 
@@ -218,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     keygen = sub.add_parser("keygen", help="create a key and add it to a keyring file (outside the repository)")
-    keygen.add_argument("--alg", choices=("hmac", "ed25519"), default="ed25519", help="default: ed25519")
+    keygen.add_argument(
+        "--alg", choices=(*ALGORITHMS[:3], "ed25519", "hmac"), default=ECDSA_P256, help=f"default: {ECDSA_P256}"
+    )
     keygen.add_argument("--key-id", required=True)
     keygen.add_argument("--keyring", required=True, help="keyring file to create or extend (mode 0600)")
     keygen.add_argument("--public-keyring", help="also write the verification-only keyring here")
@@ -230,9 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--keyring", required=True)
     retire.set_defaults(func=cmd_retire)
 
-    public = sub.add_parser("public", help="write the verification-only view of a keyring")
+    public = sub.add_parser(
+        "public", help="write the verification-only view of a keyring, or one public key as PEM (--key-id, --pem)"
+    )
     public.add_argument("--keyring", required=True)
-    public.add_argument("--output", required=True)
+    public.add_argument("--output", help="verification-only keyring file to write")
+    public.add_argument("--key-id", help="with --pem: the key to export")
+    public.add_argument("--pem", help="write the key's PEM SubjectPublicKeyInfo here (for model_signing)")
     public.add_argument("--include-hmac", action="store_true")
     public.set_defaults(func=cmd_public)
 
@@ -273,6 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="list a package's members and claims WITHOUT verifying")
     inspect.add_argument("package")
     inspect.set_defaults(func=cmd_inspect)
+
+    oms = sub.add_parser(
+        "verify-oms", help="verify an OpenSSF Model Signing signature over a file or directory (nothing unpickled)"
+    )
+    oms.add_argument("path", help="the model: a file or a directory")
+    oms.add_argument("--signature", required=True, help="the OMS bundle (e.g. model.sig)")
+    oms.add_argument("--public-key", required=True, help="PEM public key (ECDSA P-256, P-384 or P-521)")
+    oms.add_argument("--ignore-path", action="append", default=[], help="a file or directory not signed (repeatable)")
+    oms.set_defaults(func=cmd_verify_oms)
     return parser
 
 

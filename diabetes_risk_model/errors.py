@@ -204,8 +204,31 @@ class UnsafePickle(VerificationError):
         self.name = name
 
 
+class FeatureMismatch(VerificationError):
+    """The pipeline's selected features are not the API's inputs (context: ``missing``, ``extra``)."""
+
+
 # -- prediction --------------------------------------------------------------
 
 
 class PredictionError(DiabetesRiskModelError):
     """A prediction request could not be served."""
+
+
+# -- OpenSSF Model Signing (OMS) signatures -----------------------------------
+
+
+class MalformedBundle(BadSignature):
+    """A signature file is not a sigstore bundle / DSSE envelope / in-toto statement of the expected shape."""
+
+
+class UnsupportedKey(BadSignature):
+    """The public key is of a type or curve this verifier does not support, or does not fit the signature."""
+
+
+class InconsistentStatement(BadSignature):
+    """The signed statement's subject digest does not match its own resource list."""
+
+
+class UnsafeResourceName(VerificationError):
+    """A signed resource name is absolute, contains `..` or a backslash, or is duplicated."""

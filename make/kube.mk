@@ -1,6 +1,6 @@
 # Deployment targets: the operator's session, one step per target (see docs/operators.md).
 #
-#   make build-image kube-namespace kube-secrets kube-minio kube-upload PACKAGE=... kube-config kube-deploy
+#   make build-image kube-namespace kube-secrets kube-minio kube-upload kube-config kube-deploy PACKAGE=...
 #
 # Every target prints the commands it runs. A missing tool, variable or file stops the target before it runs
 # anything, with one line naming what is missing. Secrets come from environment variables only; the commands
@@ -45,8 +45,9 @@ kube_need_file = $(if $(wildcard $(1)),,$(error $@: $(1) not found ($(2))))
 # $(call kube_outside_repo,PATH,NAME): stop with one line if PATH lies inside this repository.
 kube_outside_repo = $(if $(filter $(abspath $(CURDIR))/%,$(realpath $(1))),$(error $@: $(2) points inside the repository; keep key material outside it))
 
-# kube-secrets' guard: the service gets verification keys only, so a keyring holding Ed25519 private keys is
-# refused (write its public view with: python -m diabetes_risk_model public --keyring K --output P).
+# kube-secrets' guard: the service gets verification keys only, so a keyring holding anything that can sign is
+# refused: Ed25519 private keys (write the public view with: python -m diabetes_risk_model public --keyring K
+# --output P) and HMAC keys (symmetric: the secret that verifies also signs, and no public view exists).
 define KUBE_CHECK_KEYRING_PY
 import sys
 from pathlib import Path
@@ -62,16 +63,67 @@ private = [key.key_id for key in ring.keys if key.private is not None]
 if private:
     sys.exit("kube-secrets: MODEL_PUBLIC_KEYRING holds private keys (" + ", ".join(private) + "); "
              "give the service its public view: python -m diabetes_risk_model public --keyring K --output P")
+hmac = [key.key_id for key in ring.keys if key.secret is not None]
+if hmac or ring.has_secrets:
+    sys.exit("kube-secrets: MODEL_PUBLIC_KEYRING holds HMAC keys (" + ", ".join(hmac) + "), which can sign; "
+             "the service verifies with public keys only: sign with an Ed25519 key")
 print(f"kube-secrets: verification keyring with {len(ring)} key(s): " + ", ".join(k.key_id for k in ring.keys))
 endef
 export KUBE_CHECK_KEYRING_PY
 
-# kube-upload's Python: wait for the port-forward, then upload with the storage API (which makes the bucket).
+# kube-upload's and kube-config's first step: verify PACKAGE with the public keyring, exactly as the service will
+# (signature, members, limits), and print its pin as shell assignments for the recipe to `eval`:
+#   MODEL_OBJECT  MODEL_PACKAGE_SHA256  MODEL_MIN_SEQUENCE  MODEL_PARAMETERS_VERSION
+# (every value checked against a strict pattern, so the eval runs nothing else). A refusal is one line naming the
+# target, PACKAGE and the reason. argv: target, package, keyring, wanted parameters version (may be empty),
+# "serve" when the package must be one this service version loads (kube-config).
+define KUBE_PIN_PY
+import re, sys
+from pathlib import Path
+import diabetes_risk_model
+from diabetes_risk_model.errors import DiabetesRiskModelError
+from diabetes_risk_model.signing import Keyring, package_file_name, verify_package
+from diabetes_risk_model.signing.hashing import sha256_file
+target, package, keyring_path, wanted, purpose = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], sys.argv[5]
+try:
+    keyring = Keyring.load(keyring_path).public()
+except DiabetesRiskModelError as exc:
+    sys.exit(f"{target}: MODEL_PUBLIC_KEYRING: {exc}")
+try:
+    before = sha256_file(package)
+    manifest = verify_package(package, keyring, capture_model=False).manifest
+    after = sha256_file(package)
+except DiabetesRiskModelError as exc:
+    sys.exit(f"{target}: PACKAGE {package} refused: {type(exc).__name__}: {exc}")
+if before != after:
+    sys.exit(f"{target}: PACKAGE {package} changed while it was verified; run again")
+served = (diabetes_risk_model.__name__, diabetes_risk_model.__version__)
+if purpose == "serve" and (manifest.name, manifest.version) != served:
+    sys.exit(f"{target}: PACKAGE {package} is {manifest.name} {manifest.version}; this service loads {served[0]} {served[1]}")
+if wanted and wanted != manifest.parameters_version:
+    sys.exit(f"{target}: MODEL_PARAMETERS_VERSION is {wanted} but PACKAGE {package} is {manifest.parameters_version}")
+pin = {
+    "MODEL_OBJECT": package_file_name(manifest.name, manifest.version, manifest.parameters_version),
+    "MODEL_PACKAGE_SHA256": after,
+    "MODEL_MIN_SEQUENCE": str(manifest.sequence),
+    "MODEL_PARAMETERS_VERSION": manifest.parameters_version,
+}
+for name, value in pin.items():
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+        sys.exit(f"{target}: PACKAGE {package} has an unusable {name}: {value!r}")
+    print(f"{name}={value}")
+endef
+export KUBE_PIN_PY
+
+# kube-upload's Python: wait for the port-forward, check the file still has the verified digest, upload it with the
+# storage API (which makes the bucket) under the name the service fetches, and print the pin the service needs.
 # Credentials travel in the environment, never on a command line.
 define KUBE_UPLOAD_PY
 import os, pathlib, socket, sys, time
+from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.storage import open_store
 port, bucket, package = int(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+name, digest, sequence = os.environ["MODEL_OBJECT"], os.environ["MODEL_PACKAGE_SHA256"], os.environ["MODEL_MIN_SEQUENCE"]
 deadline = time.monotonic() + 30
 while True:
     try:
@@ -81,9 +133,11 @@ while True:
         if time.monotonic() > deadline:
             sys.exit(f"kube-upload: the port-forward to MinIO on 127.0.0.1:{port} did not open")
         time.sleep(0.5)
+if sha256_file(package) != digest:
+    sys.exit(f"kube-upload: PACKAGE {package} changed after it was verified; run again")
 store = open_store(f"127.0.0.1:{port}", bucket, os.environ["MINIO_ACCESS_KEY"], os.environ["MINIO_SECRET_KEY"])
-store.upload(package, package.name)
-print(f"kube-upload: uploaded {package.name} to bucket {bucket}")
+store.upload(package, name)
+print(f"published {name} sequence={sequence} sha256={digest}")
 endef
 export KUBE_UPLOAD_PY
 
@@ -115,8 +169,6 @@ kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASS
 	$(KUBECTL) create secret generic $(SERVICE_SECRET) --namespace $(KUBE_NAMESPACE) \
 		--from-literal=MINIO_ACCESS_KEY=$(MINIO_SERVICE_USER) --from-literal=MINIO_SECRET_KEY="$$MINIO_SECRET_KEY" \
 		--from-file=keyring.json="$$MODEL_PUBLIC_KEYRING" \
-		$(if $(strip $(PARAMETERS_SIGNING_KEY)),--from-literal=PARAMETERS_SIGNING_KEY="$$PARAMETERS_SIGNING_KEY") \
-		$(if $(strip $(PARAMETERS_SIGNING_KEY_ID)),--from-literal=PARAMETERS_SIGNING_KEY_ID="$$PARAMETERS_SIGNING_KEY_ID") \
 		--dry-run=client -o yaml | $(KUBECTL) apply --server-side --force-conflicts -f -
 
 kube-minio: ## Install/upgrade MinIO with its Helm chart and kubernetes/minio_values.yaml (after kube-secrets)
@@ -125,26 +177,39 @@ kube-minio: ## Install/upgrade MinIO with its Helm chart and kubernetes/minio_va
 	$(HELM) upgrade --install $(MINIO_RELEASE) $(MINIO_CHART) --namespace $(KUBE_NAMESPACE) \
 		--values $(MINIO_VALUES) --wait --timeout $(KUBE_ROLLOUT_TIMEOUT)
 
-kube-upload: ## Upload PACKAGE (a signed model zip) to the MinIO bucket, through a temporary port-forward
+kube-upload: ## Verify PACKAGE (a signed model zip) with MODEL_PUBLIC_KEYRING and upload it to MinIO (temporary port-forward)
 	$(call kube_need_tool,$(KUBECTL))
 	$(call kube_need_var,PACKAGE,the signed package zip to upload)
 	$(call kube_need_file,$(PACKAGE),PACKAGE)
+	$(call kube_need_var,MODEL_PUBLIC_KEYRING,path of the public keyring the package must verify with)
+	$(call kube_need_file,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
 	$(call kube_need_var,MINIO_ROOT_USER,MinIO administrator name)
 	$(call kube_need_var,MINIO_ROOT_PASSWORD,MinIO administrator password)
 	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
+	pin="$$($(PYTHON) -c "$$KUBE_PIN_PY" kube-upload "$(PACKAGE)" "$(MODEL_PUBLIC_KEYRING)" "" publish)" || exit 1; \
+	set -a; eval "$$pin"; set +a; \
 	$(KUBECTL) port-forward --namespace $(KUBE_NAMESPACE) svc/$(MINIO_RELEASE) $(MINIO_LOCAL_PORT):9000 >/dev/null & \
 	pf=$$!; trap 'kill $$pf 2>/dev/null' EXIT; \
 	MINIO_ACCESS_KEY="$$MINIO_ROOT_USER" MINIO_SECRET_KEY="$$MINIO_ROOT_PASSWORD" \
-	$(PYTHON) -c "$$KUBE_UPLOAD_PY" $(MINIO_LOCAL_PORT) $(MODEL_FILES_BUCKET) $(PACKAGE)
+	$(PYTHON) -c "$$KUBE_UPLOAD_PY" $(MINIO_LOCAL_PORT) $(MODEL_FILES_BUCKET) "$(PACKAGE)"
 
-kube-config: ## Create/update the service's ConfigMap: kubernetes_rest_config.yaml and MODEL_PARAMETERS_VERSION (which package to serve)
+kube-config: ## Create/update the service's ConfigMap from PACKAGE: config file, parameters version, sha256 and sequence pin
 	$(call kube_need_tool,$(KUBECTL))
-	$(call kube_need_var,MODEL_PARAMETERS_VERSION,the parameters version of the package to serve; e.g. 2026_11_22)
+	$(call kube_need_var,PACKAGE,the signed package zip to serve; the one given to kube-upload)
+	$(call kube_need_file,$(PACKAGE),PACKAGE)
+	$(call kube_need_var,MODEL_PUBLIC_KEYRING,path of the public keyring the package must verify with)
+	$(call kube_need_file,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
 	$(call kube_need_file,$(SERVICE_CONFIG_FILE),the service configuration for Kubernetes)
+	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
+	pin="$$($(PYTHON) -c "$$KUBE_PIN_PY" kube-config "$(PACKAGE)" "$(MODEL_PUBLIC_KEYRING)" "$(MODEL_PARAMETERS_VERSION)" serve)" || exit 1; \
+	set -a; eval "$$pin"; set +a; \
+	echo "kube-config: serving $$MODEL_OBJECT sequence=$$MODEL_MIN_SEQUENCE sha256=$$MODEL_PACKAGE_SHA256"; \
 	$(KUBECTL) create configmap $(SERVICE_CONFIGMAP) --namespace $(KUBE_NAMESPACE) \
 		--from-file=$(notdir $(SERVICE_CONFIG_FILE))=$(SERVICE_CONFIG_FILE) \
 		--from-literal=MINIO_URL=$(KUBE_MINIO_URL) --from-literal=MINIO_SECURE=$(KUBE_MINIO_SECURE) \
-		--from-literal=MODEL_PARAMETERS_VERSION=$(MODEL_PARAMETERS_VERSION) \
+		--from-literal=MODEL_PARAMETERS_VERSION="$$MODEL_PARAMETERS_VERSION" \
+		--from-literal=MODEL_PACKAGE_SHA256="$$MODEL_PACKAGE_SHA256" \
+		--from-literal=MODEL_MIN_SEQUENCE="$$MODEL_MIN_SEQUENCE" \
 		--dry-run=client -o yaml | $(KUBECTL) apply -f -
 
 kube-deploy: ## Apply the service's Deployment and Service and wait until it is ready

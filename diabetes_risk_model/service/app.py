@@ -27,6 +27,17 @@ a model loads. The wrapper changes only what is wrong for us:
   ``messages``) and no 5xx leaks a traceback or an exception message.
 - **OpenAPI** is not cached until startup finished, so ``/openapi.json``
   lists the prediction route as soon as it exists.
+- **``GET /``** answers a JSON index (title, version, where the schema, docs
+  and metrics are) instead of redirecting to ``/docs``, so the contract's
+  ``application/json`` is true.
+- **``/docs`` and ``/redoc`` are off** unless the configuration says
+  ``docs: true``: FastAPI's pages load Swagger UI and ReDoc from a public CDN
+  (blank in an air-gapped cluster, and third-party script in the browser).
+  ``/openapi.json`` is always served.
+- **Metrics**: ``metrics: {enabled: true}`` (the engine's own setting, which
+  its ``create_app`` ignores) serves Prometheus metrics at ``/metrics`` from a
+  registry that belongs to this app (:mod:`.metrics`); the model's loading
+  metrics go into the same registry.
 
 Health, as the engine defines it and Kubernetes reads it:
 
@@ -55,9 +66,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
 from ml_base.utilities import ModelManager
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from rest_model_service.configuration import ServiceConfiguration
-from rest_model_service.helpers import create_app
+from rest_model_service.helpers import create_app, load_type
 from rest_model_service.routes import router as engine_router
 from rest_model_service.schemas import Error, ModelMetadata, ReadinessStatus, StartupStatus
 from rest_model_service.status_manager import StatusManager
@@ -67,11 +78,14 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diabetes_risk_model.errors import ConfigurationError
+from diabetes_risk_model.service.metrics import METRICS_PATH, ServiceMetrics
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = "configuration/rest_config.yaml"
 METADATA_PATH = "/api/models/{model_qualified_name}/metadata"
+ROOT_PATH = "/"
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 MODELS_PREFIX = "/api/models/"
 RETRY_AFTER_SECONDS = "5"
 
@@ -79,7 +93,17 @@ RETRY_AFTER_SECONDS = "5"
 # -- configuration --------------------------------------------------------------
 
 
-def load_configuration(path: str | os.PathLike[str]) -> ServiceConfiguration:
+class ServiceSettings(ServiceConfiguration):
+    """The engine's configuration plus our own top-level settings."""
+
+    docs: bool = Field(
+        default=False,
+        description="Serve /docs (Swagger UI) and /redoc. Off by default: both pages load their scripts from a "
+        "public CDN (cdn.jsdelivr.net).",
+    )
+
+
+def load_configuration(path: str | os.PathLike[str]) -> ServiceSettings:
     """Read a service configuration with ``yaml.safe_load``; any problem is a :class:`ConfigurationError`."""
     file_path = Path(path)
     try:
@@ -98,7 +122,7 @@ def load_configuration(path: str | os.PathLike[str]) -> ServiceConfiguration:
     if not isinstance(document, Mapping):
         raise ConfigurationError(f"service configuration {file_path} must be a mapping", path=str(file_path))
     try:
-        return ServiceConfiguration(**document)
+        return ServiceSettings(**document)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(
@@ -194,14 +218,29 @@ async def get_model_metadata(model_qualified_name: str) -> JSONResponse:
     return JSONResponse(status_code=200, content=metadata.model_dump())
 
 
-def replace_metadata_route(app: FastAPI) -> None:
-    """Swap the engine's metadata route (500 for unknown models) for ours (404), at the same position.
+class ServiceIndex(BaseModel):
+    """What ``GET /`` answers: where to find the service's schema, documentation and metrics."""
 
-    The engine's routes arrive as one included router (FastAPI keeps included
-    routers as a unit). It is replaced, in place and in one list assignment,
-    by the engine's own route objects with the metadata route swapped for
-    ours; the engine's module-level router itself is left untouched.
-    """
+    title: str = Field(description="The service's title.")
+    version: str = Field(description="The service's version.")
+    openapi: str = Field(description="Path of the OpenAPI document.")
+    docs: str | None = Field(description="Path of the interactive documentation, or null when it is off.")
+    metrics: str | None = Field(description="Path of the Prometheus metrics, or null when they are off.")
+
+
+def root_route(index: ServiceIndex) -> BaseRoute:
+    """``GET /`` answering *index* as JSON (the engine's root redirects to ``/docs``, answering HTML)."""
+
+    async def get_root() -> JSONResponse:
+        """Where to find this service's OpenAPI document, documentation and metrics."""
+        return JSONResponse(status_code=200, content=index.model_dump())
+
+    holder = APIRouter()
+    holder.add_api_route(ROOT_PATH, get_root, methods=["GET"], response_model=ServiceIndex)
+    return holder.routes[0]
+
+
+def metadata_route() -> BaseRoute:
     holder = APIRouter()
     holder.add_api_route(
         METADATA_PATH,
@@ -210,22 +249,43 @@ def replace_metadata_route(app: FastAPI) -> None:
         response_model=ModelMetadata,
         responses={200: {"model": ModelMetadata}, 404: {"model": Error}, 503: {"model": Error}},
     )
-    ours = holder.routes[0]
+    return holder.routes[0]
+
+
+def replace_engine_routes(app: FastAPI, ours: Mapping[str, BaseRoute]) -> None:
+    """Swap some of the engine's GET routes (by path) for ours, at the same positions.
+
+    The engine's routes arrive as one included router (FastAPI keeps included
+    routers as a unit). It is replaced, in place and in one list assignment,
+    by the engine's own route objects with the given paths swapped for ours;
+    the engine's module-level router itself is left untouched.
+    """
 
     def swapped(routes: list[BaseRoute]) -> list[BaseRoute]:
-        return [ours if isinstance(r, APIRoute) and r.path == METADATA_PATH else r for r in routes]
+        return [ours.get(r.path, r) if isinstance(r, APIRoute) else r for r in routes]
 
     engine_routes: list[BaseRoute] = list(engine_router.routes)
+    if not set(ours) <= {r.path for r in engine_routes if isinstance(r, APIRoute)}:
+        raise RuntimeError("rest_model_service's routes changed; is the engine's version 0.6.0?")
     routes = app.router.routes
     for index, route in enumerate(routes):
         if getattr(route, "original_router", None) is engine_router:
             routes[index : index + 1] = swapped(engine_routes)
             break
-        if isinstance(route, APIRoute) and route.path == METADATA_PATH:
-            routes[index] = ours
-            break
     else:
-        raise RuntimeError("rest_model_service's routes were not found in the app; is the engine's version 0.6.0?")
+        app.router.routes[:] = swapped(list(routes))
+        if not any(r in ours.values() for r in app.router.routes):
+            raise RuntimeError("rest_model_service's routes were not found in the app; is the engine's version 0.6.0?")
+    mark_changed = getattr(app.router, "_mark_routes_changed", None)
+    if mark_changed is not None:
+        mark_changed()
+
+
+def remove_docs(app: FastAPI) -> None:
+    """Drop FastAPI's /docs and /redoc pages (they load scripts from a public CDN)."""
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in DOCS_PATHS]
+    app.docs_url = None
+    app.redoc_url = None
     mark_changed = getattr(app.router, "_mark_routes_changed", None)
     if mark_changed is not None:
         mark_changed()
@@ -296,6 +356,26 @@ def openapi_uncached_until_started(app: FastAPI) -> None:
 # -- assembly -----------------------------------------------------------------------
 
 
+def hand_metrics_to_models(configuration: ServiceConfiguration, metrics: ServiceMetrics) -> ServiceConfiguration:
+    """A copy of *configuration* whose :class:`DiabetesRiskModel` entries report into *metrics*' registry.
+
+    The engine builds each model from its ``configuration`` mapping in a thread of its own; the app's
+    loading metrics reach the model as one more keyword argument. Other model classes are left alone, and a
+    class path that does not import is left for the engine to report.
+    """
+    from diabetes_risk_model.prediction.model import DiabetesRiskModel
+
+    configuration = configuration.model_copy(deep=True)
+    for model in configuration.models:
+        try:
+            model_class = load_type(model.class_path)
+        except (ImportError, AttributeError, ValueError):
+            continue
+        if isinstance(model_class, type) and issubclass(model_class, DiabetesRiskModel):
+            model.configuration = {**(model.configuration or {}), "metrics": metrics.loading}
+    return configuration
+
+
 def create_service(
     configuration: ServiceConfiguration | str | os.PathLike[str], wait_for_model_creation: bool = False
 ) -> FastAPI:
@@ -303,18 +383,34 @@ def create_service(
 
     With ``wait_for_model_creation`` the models are built before returning
     (for generating the OpenAPI contract); a loading error then propagates.
+    ``app.state.metrics`` is the app's :class:`ServiceMetrics` (None when metrics are off).
     """
     if not isinstance(configuration, ServiceConfiguration):
         configuration = load_configuration(configuration)
+    docs = bool(getattr(configuration, "docs", False))
+    metrics = None
     if configuration.metrics is not None and configuration.metrics.enabled:
-        raise ConfigurationError("metrics are not supported by this service (prometheus instrumentator not installed)")
+        metrics = ServiceMetrics(configuration.metrics)
+        configuration = hand_metrics_to_models(configuration, metrics)
     reset_registries()
     app = create_app(configuration, wait_for_model_creation=wait_for_model_creation)
+    app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     app.add_exception_handler(Exception, unhandled_exception_handler)
-    replace_metadata_route(app)
+    index = ServiceIndex(
+        title=configuration.service_title,
+        version=configuration.version,
+        openapi=app.openapi_url or "/openapi.json",
+        docs=app.docs_url if docs else None,
+        metrics=METRICS_PATH if metrics is not None else None,
+    )
+    replace_engine_routes(app, {METADATA_PATH: metadata_route(), ROOT_PATH: root_route(index)})
+    if not docs:
+        remove_docs(app)
     app.add_middleware(NotReadyGate)
+    if metrics is not None:
+        metrics.install(app)  # outermost: requests the gate answers (503) are counted too
     openapi_uncached_until_started(app)
     return app
 

@@ -1,9 +1,11 @@
 """Signed model packages: build, verify, rotate, and load pickles only after verification.
 
-Public interface (see CONTRACT.md): :class:`Keyring`, :class:`Expectation`, :func:`build_package`,
-:func:`verify_package`, :class:`VerifiedPackage`. One module per concern: hashing, archive (canonical zip),
-manifest, envelope (DSSE-style signature), keys, package (writing), verifier, legacy (the original
-itsdangerous format), unpickler (restricted ``find_class``).
+Public interface: :class:`Keyring`, :class:`Expectation`, :func:`build_package`, :func:`rotate_package`,
+:func:`package_file_name`, :func:`verify_package`, :class:`VerifiedPackage`; the format is described in
+``FORMAT.md`` beside this file. One module per concern: hashing, archive (canonical zip), keys and ec (ECDSA),
+oms_bundle / oms_statement / oms_files / oms_verify (generic OpenSSF Model Signing verification),
+oms_package (our ``model.sig``), manifest and envelope (the deprecated ``v1`` format), package (writing),
+verifier, legacy (the original itsdangerous format), unpickler (restricted ``find_class``).
 """
 
 from diabetes_risk_model.signing.keys import Key, Keyring

@@ -1,11 +1,13 @@
 """Writing packages: build a new one from training outputs, or re-sign (rotate) a verified one.
 
-A package is a canonical zip (see :mod:`.archive`) whose members are sorted by name and followed by
-``manifest.json``, a signed envelope (see :mod:`.envelope`) over the manifest (see :mod:`.manifest`).
-The manifest lists every other member — ``model.pkl`` included — with its sizes, CRC and digests, so the
-package contains no unsigned pickle. ``model.pkl`` is stored uncompressed: what is hashed is byte-for-byte
-what is unpickled. Files are written to a temporary name in the output directory and renamed into place,
-so a crash never leaves a half-written package under the final name.
+A package (format ``oms-v1``) is a canonical zip (see :mod:`.archive`) whose members are sorted by name and
+followed by ``model.sig``, an OpenSSF Model Signing signature (see :mod:`.oms_package`) whose statement
+lists every other member — ``model.pkl`` included — with its digest, and whose bindings record sizes, CRC and
+stored digests, so the package contains no unsigned pickle. Each member is read once: hashed, CRC'd and
+(if deflated) compressed while it is copied into the zip. ``model.pkl`` is stored uncompressed: what is
+hashed is byte-for-byte what is unpickled. Files are written through
+:func:`diabetes_risk_model.files.atomic_writer`, so a crash never leaves a half-written package under the
+final name.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import contextlib
 import hmac
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from diabetes_risk_model.errors import ConfigurationError, DigestMismatch, VerificationError
+from diabetes_risk_model.files import atomic_writer
 from diabetes_risk_model.signing.archive import (
     COMPRESSION_NAMES,
     CanonicalZipWriter,
@@ -33,16 +35,16 @@ from diabetes_risk_model.signing.archive import (
     member_chunks,
     read_directory,
 )
-from diabetes_risk_model.signing.envelope import PAYLOAD_TYPE, Envelope
 from diabetes_risk_model.signing.keys import Key, Keyring
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
 from diabetes_risk_model.signing.limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.manifest import _TOKEN, MANIFEST_NAME, MODEL_MEMBER, Manifest, MemberEntry, now_utc
+from diabetes_risk_model.signing.oms_package import SIGNATURE_NAME, sign_package
 from diabetes_risk_model.signing.verifier import Expectation, verify_package
 
 DEFAULT_REQUIREMENTS = ("python", "pycaret", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "joblib")
 _ALREADY_COMPRESSED = (".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".pkl")
-_RESERVED = {MANIFEST_NAME, LEGACY_MEMBER}
+_RESERVED = {MANIFEST_NAME, LEGACY_MEMBER, SIGNATURE_NAME}
 
 ChunkSource = Callable[[], Iterable[bytes | memoryview]]
 
@@ -83,7 +85,7 @@ def build_package(
     Signs with ``keyring.signing_key()`` (the newest active key). ``sequence=None`` uses the creation time
     in milliseconds since the epoch, which only grows. ``requirements=None`` records the installed versions
     of :data:`DEFAULT_REQUIREMENTS`. ``extra_members`` maps archive names (e.g. ``"plots/auc.png"``) to files;
-    ``model.pkl``, ``manifest.json`` and ``signed_model.pkl`` are reserved names.
+    ``model.pkl``, ``model.sig``, ``manifest.json`` and ``signed_model.pkl`` are reserved names.
     """
     for label, value in (("name", name), ("version", version), ("parameters_version", parameters_version)):
         if not _TOKEN.fullmatch(value):
@@ -122,7 +124,9 @@ def rotate_package(
     expect: Expectation | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Path:
-    """Re-sign a verified package with the keyring's newest key, without re-training.
+    """Re-sign a verified package with the keyring's newest key, without re-training (always as ``oms-v1``).
+
+    A ``v1`` package (``manifest.json``) is converted to ``oms-v1`` this way, keeping its sequence.
 
     The old signature must still verify (its key present and not yet retired): rotate first, retire the old
     key afterwards. Member bytes, name, version, parameters version, ``created``, ``expires``, requirements
@@ -175,50 +179,40 @@ def _write(
     expected: Manifest | None,
     compress: Mapping[str, bool] | None = None,
 ) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as out:
-            writer = CanonicalZipWriter(out, limits)
-            written: list[WrittenMember] = []
-            for member in sorted(sources):
-                deflate = compress[member] if compress else not member.lower().endswith(_ALREADY_COMPRESSED)
-                written.append(writer.add_chunks(member, sources[member](), compress=deflate))
-            entries = tuple(
-                MemberEntry(
-                    path=w.name,
-                    size=w.size,
-                    sha256=w.sha256,
-                    compression=COMPRESSION_NAMES[w.method],
-                    compressed_size=w.compressed_size,
-                    compressed_sha256=w.compressed_sha256,
-                    crc32=w.crc32,
-                )
-                for w in written
+    with atomic_writer(target) as out, contextlib.closing(_Releasing(CanonicalZipWriter(out, limits))) as guard:
+        writer = guard.writer
+        written: list[WrittenMember] = []
+        for member in sorted(sources):
+            deflate = compress[member] if compress else not member.lower().endswith(_ALREADY_COMPRESSED)
+            written.append(writer.add_chunks(member, sources[member](), compress=deflate))
+        entries = tuple(
+            MemberEntry(
+                path=w.name,
+                size=w.size,
+                sha256=w.sha256,
+                compression=COMPRESSION_NAMES[w.method],
+                compressed_size=w.compressed_size,
+                compressed_sha256=w.compressed_sha256,
+                crc32=w.crc32,
             )
-            if expected is not None:
-                _same_content(expected, entries)
-            manifest = Manifest(members=entries, key_id=key.key_id, alg=key.alg, **fields)  # type: ignore[arg-type]
-            payload = manifest.to_bytes()
-            Manifest.from_bytes(payload)  # never sign something our own verifier would refuse
-            envelope = Envelope(
-                payload=payload,
-                payload_type=PAYLOAD_TYPE,
-                key_id=key.key_id,
-                alg=key.alg,
-                sig=key.sign(Envelope(payload, PAYLOAD_TYPE, key.key_id, key.alg, b"").signed_bytes()),
-            )
-            writer.add_chunks(MANIFEST_NAME, [envelope.to_bytes()], compress=False)
-            writer.close()
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            for w in written
+        )
+        if expected is not None:
+            _same_content(expected, entries)
+        manifest = Manifest(members=entries, key_id=key.key_id, alg=key.alg, **fields)  # type: ignore[arg-type]
+        writer.add_chunks(SIGNATURE_NAME, [sign_package(manifest, key)], compress=False)
+        writer.close()
     return target
+
+
+class _Releasing:
+    """Stops the writer's hashing thread however the build ends (``contextlib.closing`` calls ``close``)."""
+
+    def __init__(self, writer: CanonicalZipWriter) -> None:
+        self.writer = writer
+
+    def close(self) -> None:
+        self.writer.release()
 
 
 def _same_content(expected: Manifest, written: tuple[MemberEntry, ...]) -> None:

@@ -1,10 +1,13 @@
 """Verification: prove a package is untouched before a single byte of its pickle is interpreted.
 
+Formats: ``oms-v1`` (``model.sig`` last, an OMS signature, see :mod:`.oms_package`), ``v1`` (``manifest.json``
+last, deprecated: verified with one warning line; ``rotate`` converts it) and ``legacy`` (see :mod:`.legacy`).
+
 Checks, in this order (each failure is its own :class:`~diabetes_risk_model.errors.VerificationError`):
 
 1. the zip is canonical and within limits (:class:`UnsafeArchive`) — structure only, no member data read;
-2. the envelope's signature, with the key the envelope names (:class:`BadSignature`, :class:`UnknownKey`,
-   :class:`RetiredKey`);
+2. the signature (``model.sig`` or ``manifest.json``), with the key it names (:class:`BadSignature` and its
+   subclass :class:`MalformedBundle`, :class:`UnknownKey`, :class:`RetiredKey`);
 3. the zip holds exactly the manifest's members (:class:`MissingMember`, :class:`UnexpectedMember`,
    :class:`MemberSetMismatch`);
 4. every member's header fields, size and SHA-256 (:class:`DigestMismatch` naming the member), streamed in
@@ -21,6 +24,7 @@ changes nothing.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import zlib
 from dataclasses import dataclass
@@ -46,7 +50,10 @@ from diabetes_risk_model.signing.keys import Keyring
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER, LegacyManifest, list_legacy, verify_legacy
 from diabetes_risk_model.signing.limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.manifest import MANIFEST_NAME, Manifest, now_utc
+from diabetes_risk_model.signing.oms_package import SIGNATURE_NAME, read_package_signature
 from diabetes_risk_model.signing.unpickler import restricted_loads
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,11 +157,11 @@ def verify_package(
             del strict_error
             return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report, allow_legacy)
         names = {e.name for e in entries}
-        if MANIFEST_NAME in names:
-            return _verify_v1(stream, path, entries, keyring, expect, limits, now, capture_model, report)
+        if entries[-1].name == SIGNATURE_NAME or MANIFEST_NAME in names:
+            return _verify_signed(stream, path, entries, keyring, expect, limits, now, capture_model, report)
         if LEGACY_MEMBER in names:
             return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report, allow_legacy)
-        raise UnsafeArchive("not a model package: neither manifest.json nor signed_model.pkl is present")
+        raise UnsafeArchive("not a model package: neither manifest.json nor signed_model.pkl (nor model.sig)")
 
 
 def _looks_legacy(stream: BinaryIO, limits: Limits) -> bool:
@@ -189,7 +196,7 @@ def _verify_legacy(
     return VerifiedPackage(path, manifest, statuses, memoryview(value).toreadonly() if capture_model else None)
 
 
-def _verify_v1(
+def _verify_signed(
     stream: BinaryIO,
     path: Path,
     entries: list[ZipEntry],
@@ -200,28 +207,25 @@ def _verify_v1(
     capture_model: bool,
     report: list[MemberStatus] | None,
 ) -> VerifiedPackage:
-    # 1. layout: members sorted by name, manifest.json last and stored
+    # 1. layout: members sorted by name, the signature (model.sig, or manifest.json for v1) last and stored
     *members, last = entries
-    if last.name != MANIFEST_NAME or [e.name for e in members] != sorted(e.name for e in members):
-        raise UnsafeArchive("members are not in canonical order (sorted, manifest.json last)")
+    if last.name not in (SIGNATURE_NAME, MANIFEST_NAME) or [e.name for e in members] != sorted(e.name for e in members):
+        raise UnsafeArchive("members are not in canonical order (sorted, model.sig or manifest.json last)")
     if last.method != STORED or last.size > limits.max_manifest_size:
-        raise UnsafeArchive("manifest.json must be stored uncompressed and within the size limit")
+        raise UnsafeArchive(f"{last.name} must be stored uncompressed and within the size limit")
     stream.seek(last.data_offset)
-    envelope_bytes = stream.read(last.size)
-    if len(envelope_bytes) != last.size:
+    signature_bytes = stream.read(last.size)
+    if len(signature_bytes) != last.size:
         raise UnsafeArchive("archive is truncated")
 
-    # 2. signature under the named key (before the CRC, so a changed manifest is reported as BadSignature)
-    envelope = Envelope.from_bytes(envelope_bytes)
-    key = keyring.verifier_for(envelope.key_id)
-    if envelope.alg != key.alg:
-        raise BadSignature(f"envelope algorithm does not match key {key.key_id!r}")
-    key.verify(envelope.signed_bytes(), envelope.sig)
-    if zlib.crc32(envelope_bytes) != last.crc32:  # the only header field the manifest cannot bind for itself
-        raise UnsafeArchive("manifest.json CRC does not match its header")
-    manifest = Manifest.from_bytes(envelope.payload)
-    if manifest.key_id != envelope.key_id or manifest.alg != envelope.alg:
-        raise BadSignature("manifest key id or algorithm differs from the envelope's")
+    # 2. signature under the named key (before the CRC, so a changed signature file is reported as BadSignature)
+    manifest = (
+        read_package_signature(signature_bytes, keyring, limits)
+        if last.name == SIGNATURE_NAME
+        else _read_manifest_v1(signature_bytes, keyring, path)
+    )
+    if zlib.crc32(signature_bytes) != last.crc32:  # the only header field the signature cannot bind for itself
+        raise UnsafeArchive(f"{last.name} CRC does not match its header")
 
     # 3. exact member set
     listed = {m.path for m in manifest.members}
@@ -265,6 +269,24 @@ def _verify_v1(
         raise Expired(f"manifest expired at {manifest.expires.isoformat()}", expires=manifest.expires)
     model_view = memoryview(model_buffer).toreadonly() if model_buffer is not None else None
     return VerifiedPackage(path, manifest, tuple(statuses), model_view)
+
+
+def _read_manifest_v1(envelope_bytes: bytes, keyring: Keyring, path: Path) -> Manifest:
+    """The deprecated ``manifest.json`` envelope (format ``v1``): verified, with one warning line."""
+    envelope = Envelope.from_bytes(envelope_bytes)
+    key = keyring.verifier_for(envelope.key_id)
+    if envelope.alg != key.alg:
+        raise BadSignature(f"envelope algorithm does not match key {key.key_id!r}")
+    key.verify(envelope.signed_bytes(), envelope.sig)
+    manifest = Manifest.from_bytes(envelope.payload)
+    if manifest.key_id != envelope.key_id or manifest.alg != envelope.alg:
+        raise BadSignature("manifest key id or algorithm differs from the envelope's")
+    log.warning(
+        "deprecated: %s uses package format v1 (manifest.json); convert it with `python -m diabetes_risk_model "
+        "rotate` (keeps its sequence) to oms-v1 (model.sig)",
+        ascii(path.name),
+    )
+    return manifest
 
 
 def _check_binding(manifest: Manifest | LegacyManifest, expect: Expectation) -> None:

@@ -1,10 +1,18 @@
 """``python -m diabetes_risk_model.storage``: move packages in and out of the store named by the environment.
 
-    MINIO_URL=127.0.0.1:9000 MINIO_ACCESS_KEY=... MINIO_SECRET_KEY=... \\
+    MINIO_URL=127.0.0.1:9000 MINIO_ACCESS_KEY=... MINIO_SECRET_KEY=... MODEL_KEYRING=... \\
         python -m diabetes_risk_model.storage upload artifacts/diabetes_risk_model-0.1.0-2026_11_22.zip
 
-Uploading does not verify: the service verifies what it downloads. Exit 0 on
-success; on failure exit 1 with one readable line.
+Uploading first verifies the package with the keyring from the environment (``MODEL_KEYRING`` and/or
+``PARAMETERS_SIGNING_KEY``, as :meth:`Keyring.from_env` reads them), so that what is published is what the
+service will accept, and prints one line for the deployment to pin::
+
+    published <object> sequence=<n> sha256=<hex>
+
+(``make kube-config`` and the configs' ``package_sha256``/``min_sequence`` take these two values.) A package
+the keyring refuses is not uploaded. Without any keyring in the environment the sequence cannot be read
+from a verified manifest: the upload still happens, a warning line on stderr says so, and the line reads
+``sequence=unverified``. Exit 0 on success; on failure exit 1 with one readable line.
 """
 
 from __future__ import annotations
@@ -13,8 +21,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from diabetes_risk_model.errors import DiabetesRiskModelError
+from diabetes_risk_model.errors import DiabetesRiskModelError, MissingEnvironmentVariable
+from diabetes_risk_model.signing import Keyring, verify_package
+from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.storage.factory import store_from_env
+
+
+def published_sequence(path: Path, allow_legacy: bool) -> int:
+    """The package's sequence, read from its verified manifest (every format has one).
+
+    :class:`MissingEnvironmentVariable` when the environment names no keyring at all.
+    """
+    keyring = Keyring.from_env().public()
+    verified = verify_package(path, keyring, capture_model=False, allow_legacy=allow_legacy)
+    return int(verified.manifest.sequence)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bucket", help="bucket (default: $MODEL_FILES_BUCKET or model-files)")
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("upload", help="upload a package; the bucket is created if missing")
+    up = commands.add_parser("upload", help="verify, then upload a package; the bucket is created if missing")
     up.add_argument("path", type=Path)
     up.add_argument("--object", help="object name (default: the file's name)")
+    up.add_argument("--allow-legacy", action="store_true", help="accept an original-format signed_model.pkl package")
     down = commands.add_parser("download", help="download an object to a file")
     down.add_argument("object")
     down.add_argument("destination", type=Path)
@@ -35,19 +56,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        store = store_from_env(bucket=args.bucket)
         if args.command == "upload":
             name = args.object or args.path.name
+            try:
+                sequence = str(published_sequence(args.path, args.allow_legacy))
+            except MissingEnvironmentVariable:
+                sequence = "unverified"
+                print(
+                    "warning: no keyring (MODEL_KEYRING or PARAMETERS_SIGNING_KEY is not set): the package was not "
+                    "verified and its sequence is unknown",
+                    file=sys.stderr,
+                )
+            digest = sha256_file(args.path)
+            store = store_from_env(bucket=args.bucket)
             store.upload(args.path, name, progress=sys.stderr.isatty())
-            print(f"uploaded {args.path} to {store.bucket}/{name}")
+            print(f"published {name} sequence={sequence} sha256={digest}")
         elif args.command == "download":
+            store = store_from_env(bucket=args.bucket)
             store.download(args.object, args.destination)
             print(f"downloaded {store.bucket}/{args.object} to {args.destination}")
         else:
+            store = store_from_env(bucket=args.bucket)
             for name in store.list():
                 print(name)
     except DiabetesRiskModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -5,10 +5,12 @@ Each test names two places that must say the same thing; change one without the 
 
 from __future__ import annotations
 
+import inspect
 import posixpath
 import re
 from typing import Any
 
+import pytest
 import yaml
 from deploy_support import (
     KUBERNETES,
@@ -24,6 +26,7 @@ from deploy_support import (
     pod_spec,
     repo_file,
 )
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from diabetes_risk_model.config import placeholder_name
 
@@ -34,17 +37,36 @@ PROBES = {
     "livenessProbe": "/api/health",
 }
 SECRET_WORDS = ("KEY", "SECRET", "PASSWORD", "TOKEN")
+CONFIGS = ("rest_config.yaml", "docker_rest_config.yaml", "kubernetes_rest_config.yaml")
+# The package pin: set by `make kube-config` from the package it deploys.
+PIN = {"MODEL_PACKAGE_SHA256", "MODEL_MIN_SEQUENCE"}
 
 
-def kubernetes_config() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(repo_file("configuration/kubernetes_rest_config.yaml").read_text("utf-8"))
+def load_config(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(repo_file(f"configuration/{name}").read_text("utf-8"))
     return loaded
 
 
-def model_settings() -> dict[str, Any]:
-    (model,) = kubernetes_config()["models"]
+def config_settings(name: str) -> dict[str, Any]:
+    (model,) = load_config(name)["models"]
     settings: dict[str, Any] = model["configuration"]
     return settings
+
+
+def kubernetes_config() -> dict[str, Any]:
+    return load_config("kubernetes_rest_config.yaml")
+
+
+def model_settings() -> dict[str, Any]:
+    return config_settings("kubernetes_rest_config.yaml")
+
+
+def metrics_path() -> str:
+    """Where the app serves metrics: rest_model_service calls the instrumentator's expose() without an endpoint,
+    so it is expose()'s default (test_deploy_service_probes scrapes it in the real app)."""
+    endpoint = inspect.signature(Instrumentator.expose).parameters["endpoint"].default
+    assert isinstance(endpoint, str) and endpoint.startswith("/"), endpoint
+    return endpoint
 
 
 def config_placeholders(value: Any) -> set[str]:
@@ -161,17 +183,73 @@ def test_model_keyring_is_the_mounted_secret_file() -> None:
 
 
 def test_every_placeholder_in_the_kubernetes_config_is_set_in_the_deployment() -> None:
+    """Each ${VAR} comes from a required Secret or ConfigMap key (kube-* targets write them; test_deploy_make
+    checks they do), except MODEL_KEYRING, the path of the mounted keyring file (test below)."""
     needed = config_placeholders(kubernetes_config())
     assert needed, "configuration/kubernetes_rest_config.yaml has no ${VAR}: secrets must come from the environment"
+    assert needed >= PIN, f"the Kubernetes config does not read {sorted(PIN - needed)}"
     env = container_env()
     missing = sorted(needed - set(env))
     assert not missing, f"the Deployment does not set {missing}"
-    for name in sorted(needed):
-        source = env[name]
-        if any(word in name for word in SECRET_WORDS) and name != "MODEL_KEYRING":
-            assert "secretKeyRef" in source.get("valueFrom", {}), f"{name} must come from a Secret"
-        else:
-            assert "value" in source or {"secretKeyRef", "configMapKeyRef"} & set(source.get("valueFrom", {})), name
+    for name in sorted(needed - {"MODEL_KEYRING"}):
+        source = env[name].get("valueFrom", {})
+        kind = "secretKeyRef" if any(word in name for word in SECRET_WORDS) else "configMapKeyRef"
+        assert kind in source, f"{name} must come from a {kind}"
+        assert source[kind]["key"] == name, f"{name} is read from key {source[kind]['key']}"
+        assert not source[kind].get("optional"), f"{name} is optional: a pod could start without it"
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_shipped_config_pins_the_package_from_the_environment(name: str) -> None:
+    """No config leaves the digest unset or the minimum sequence at 0: both are ${VAR}s the deployment sets."""
+    settings = config_settings(name)
+    assert settings.get("package_sha256") == "${MODEL_PACKAGE_SHA256}", name
+    assert settings.get("min_sequence") == "${MODEL_MIN_SEQUENCE}", name
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_config_placeholder_is_in_the_readme_environment_table(name: str) -> None:
+    readme = repo_file("README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    for variable in sorted(config_placeholders(load_config(name))):
+        assert any(f"`{variable}`" in row.split("|")[1] for row in rows), f"README does not document {variable}"
+
+
+# -- metrics -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_metrics_are_on_in_every_config_at_the_exporters_path(name: str) -> None:
+    metrics = load_config(name).get("metrics")
+    assert isinstance(metrics, dict) and metrics.get("enabled") is True, f"{name}: metrics are off"
+    # rest_model_service hands every other key to the instrumentator; none of them may move the endpoint.
+    assert not {"endpoint", "path"} & set(metrics), f"{name}: metrics path overridden"
+
+
+def test_scrape_annotations_name_the_container_port_and_the_metrics_path() -> None:
+    annotations = deployment()["spec"]["template"]["metadata"].get("annotations", {})
+    assert annotations.get("prometheus.io/scrape") == "true"
+    (port,) = container()["ports"]
+    assert annotations.get("prometheus.io/port") == str(port["containerPort"]) == str(cmd_port(dockerfile()))
+    assert annotations.get("prometheus.io/path") == metrics_path()
+    assert all(isinstance(value, str) for value in annotations.values()), "annotation values are strings"
+
+
+def test_operators_guide_service_monitor_scrapes_the_same_endpoint() -> None:
+    """The ServiceMonitor shown in docs/operators.md selects our Service and scrapes its named port and path."""
+    text = repo_file("docs/operators.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
+    monitors = [d for block in blocks for d in yaml.safe_load_all(block) if d and d.get("kind") == "ServiceMonitor"]
+    assert len(monitors) == 1, "docs/operators.md must show one ServiceMonitor"
+    (monitor,) = monitors
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["namespace"] == NAMESPACE
+    service = manifest("Service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [NAMESPACE]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == metrics_path()
 
 
 def test_every_secret_and_configmap_reference_is_one_make_creates() -> None:

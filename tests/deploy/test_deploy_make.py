@@ -8,18 +8,21 @@ kubectl, helm and minikube are otherwise taken off PATH, which is exactly the si
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
 import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from deploy_support import REPO, make_variable
+from deploy_support import REPO, container, make_variable, pod_spec
 
-from diabetes_risk_model.signing import Keyring
+from diabetes_risk_model.signing import Keyring, build_package
 from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.storage import open_store
 
@@ -123,10 +126,16 @@ def stub_path(bare_path: Path, tmp_path: Path) -> tuple[Path, Path]:
     return Path(f"{directory}{os.pathsep}{bare_path}"), tmp_path / "calls.jsonl"
 
 
-def calls(log: Path) -> list[dict[str, object]]:
+def calls(log: Path) -> list[dict[str, Any]]:
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+RECORDING_PYTHON = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps({"tool": "python", "argv": sys.argv[1:], "stdin": ""}) + "\\n")
+"""
 
 
 @pytest.mark.parametrize(
@@ -141,17 +150,26 @@ def calls(log: Path) -> list[dict[str, object]]:
             {"MINIO_ROOT_USER": "admin", "MINIO_ROOT_PASSWORD": "p" * 12, "MINIO_SECRET_KEY": "s" * 12},
         ),
         ("kube-upload", "PACKAGE", {}),
-        ("kube-config", "MODEL_PARAMETERS_VERSION", {}),
+        ("kube-upload", "MODEL_PUBLIC_KEYRING", {"PACKAGE": "{file}"}),
+        ("kube-upload", "MINIO_ROOT_USER", {"PACKAGE": "{file}", "MODEL_PUBLIC_KEYRING": "{file}"}),
+        ("kube-config", "PACKAGE", {"MODEL_PARAMETERS_VERSION": "2026_11_22"}),
+        ("kube-config", "MODEL_PUBLIC_KEYRING", {"PACKAGE": "{file}"}),
     ],
 )
 def test_missing_variable_is_one_line_and_nothing_runs(
-    target: str, variable: str, env: dict[str, str], stub_path: tuple[Path, Path]
+    target: str, variable: str, env: dict[str, str], stub_path: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """Stops while make expands the recipe: neither kubectl nor the project's Python (which verifies the package)
+    has run, so it takes no longer than make itself."""
     path, log = stub_path
-    result = make(target, path, extra_env={"STUB_LOG": str(log), **env})
+    present = tmp_path / "present.zip"
+    present.write_bytes(b"exists")
+    python = stub(tmp_path, "python", RECORDING_PYTHON)
+    env = {name: value.replace("{file}", str(present)) for name, value in env.items()}
+    result = make(target, path, extra_env={"STUB_LOG": str(log), "PYTHON": str(python), **env})
     assert result.returncode != 0
     (line,) = lines(result)
-    assert variable in line and "not set" in line
+    assert variable in line and "not set" in line and target in line, line
     assert calls(log) == []
 
 
@@ -167,6 +185,50 @@ def secret_env(tmp_path: Path, keyring: Path) -> dict[str, str]:
 def write_keyring(path: Path, public: bool) -> Path:
     ring = Keyring([Key.generate("release-1", "ed25519")])
     return (ring.public() if public else ring).save(path)
+
+
+def test_kube_secrets_refuses_an_hmac_keyring(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
+    """An HMAC key has no public view: the secret that verifies also signs, so it never goes to a pod."""
+    path, log = stub_path
+    keyring = Keyring([Key.generate("hmac-1", "hmac-sha256")]).save(tmp_path / "keys" / "keyring.json")
+    result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **secret_env(tmp_path, keyring)})
+    assert result.returncode != 0
+    assert "holds HMAC keys (hmac-1)" in result.stdout + result.stderr
+    assert calls(log) == []
+
+
+def created_keys(argv: list[str]) -> set[str]:
+    """The keys a `kubectl create secret|configmap ... --from-literal=K=V --from-file=K=PATH` call creates."""
+    keys = set()
+    for arg in argv:
+        for option in ("--from-literal=", "--from-file="):
+            if arg.startswith(option):
+                key, sep, _ = arg[len(option) :].partition("=")
+                assert sep, f"{arg}: name the key explicitly"
+                keys.add(key)
+    return keys
+
+
+def test_kube_secrets_hands_the_pod_nothing_that_can_sign(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
+    """Even with the old HMAC variables in the operator's shell, the service's Secret holds the MinIO credentials
+    and a keyring with no signing material, and nothing else."""
+    path, log = stub_path
+    keyring = write_keyring(tmp_path / "keys" / "public-keyring.json", public=True)
+    env = {
+        **secret_env(tmp_path, keyring),
+        "PARAMETERS_SIGNING_KEY": "an-hmac-secret-of-enough-length-0123456789",
+        "PARAMETERS_SIGNING_KEY_ID": "legacy",
+    }
+    result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **env})
+    assert result.returncode == 0, result.stdout + result.stderr
+    service = next(c["argv"] for c in calls(log) if c["argv"][:2] == ["create", "secret"] and "model-service-secrets"
+                   in c["argv"])
+    assert isinstance(service, list)
+    assert created_keys(service) == {"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "keyring.json"}
+    assert env["PARAMETERS_SIGNING_KEY"] not in " ".join(service) + result.stdout + result.stderr
+    (keyring_file,) = [arg.split("=", 2)[2] for arg in service if arg.startswith("--from-file=keyring.json=")]
+    ring = Keyring.load(Path(keyring_file))
+    assert len(ring) and not ring.has_secrets and not any(key.can_sign for key in ring.keys)
 
 
 def test_kube_secrets_refuses_a_keyring_inside_the_repository(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
@@ -211,22 +273,123 @@ def test_kube_secrets_passes_values_to_kubectl_but_never_prints_them(
     assert f"--from-literal=MINIO_ACCESS_KEY={make_variable('MINIO_SERVICE_USER')}" in service
     assert f"--from-literal=MINIO_SECRET_KEY={env['MINIO_SECRET_KEY']}" in service
     assert f"--from-file=keyring.json={keyring}" in service
-    assert not any("PARAMETERS_SIGNING_KEY" in arg for arg in service), "no HMAC key unless one is given"
+    assert not any("PARAMETERS_SIGNING_KEY" in arg for arg in service), "no HMAC key, ever"
     for apply in applies:
         assert "--server-side" in apply["argv"], "client-side apply would copy the Secret into an annotation"
     assert root[root.index("--namespace") + 1] == service[service.index("--namespace") + 1] == "model-services"
 
 
-def test_kube_config_writes_the_config_file_and_the_package_choice(stub_path: tuple[Path, Path]) -> None:
-    path, log = stub_path
-    result = make("kube-config", path, extra_env={"STUB_LOG": str(log), "MODEL_PARAMETERS_VERSION": "2026_11_22"})
-    assert result.returncode == 0, result.stdout + result.stderr
+SEQUENCE = 7
+
+
+def signed_package(directory: Path, keyring: Keyring, parameters_version: str = "2026_11_22", sequence: int = SEQUENCE,
+                   version: str = "0.1.0") -> Path:
+    """A real package in our format (its model.pkl is a harmless pickle, never unpickled here)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model = directory / "model.pkl"
+    model.write_bytes(pickle.dumps({"not": "a model"}))
+    return build_package(
+        directory / "out", name="diabetes_risk_model", version=version, parameters_version=parameters_version,
+        model_pickle=model, extra_members={}, keyring=keyring, sequence=sequence,
+    )
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> tuple[Path, Path, Keyring]:
+    """(signed package, public keyring file, signing keyring)."""
+    ring = Keyring([Key.generate("release-1", "ed25519")])
+    public = ring.public().save(tmp_path / "keys" / "public-keyring.json")
+    return signed_package(tmp_path / "package", ring), public, ring
+
+
+def configmap_call(log: Path) -> list[str]:
     (create,) = [c["argv"] for c in calls(log) if c["argv"][:2] == ["create", "configmap"]]
+    assert isinstance(create, list)
+    return create
+
+
+def test_kube_config_writes_the_config_file_the_package_choice_and_its_pin(
+    stub_path: tuple[Path, Path], release: tuple[Path, Path, Keyring]
+) -> None:
+    path, log = stub_path
+    package, public, _ = release
+    env = {"STUB_LOG": str(log), "PACKAGE": str(package), "MODEL_PUBLIC_KEYRING": str(public)}
+    result = make("kube-config", path, extra_env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    create = configmap_call(log)
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
     assert "model-service-config" in create
     assert "--from-file=kubernetes_rest_config.yaml=configuration/kubernetes_rest_config.yaml" in create
     assert "--from-literal=MODEL_PARAMETERS_VERSION=2026_11_22" in create
+    assert f"--from-literal=MODEL_PACKAGE_SHA256={digest}" in create
+    assert f"--from-literal=MODEL_MIN_SEQUENCE={SEQUENCE}" in create
     assert "--from-literal=MINIO_URL=minio.model-services.svc.cluster.local:9000" in create
     assert "--from-literal=MINIO_SECURE=false" in create
+    assert f"kube-config: serving {package.name} sequence={SEQUENCE} sha256={digest}" in result.stdout
+
+
+def test_every_key_the_deployment_reads_is_one_a_kube_target_creates(
+    stub_path: tuple[Path, Path], release: tuple[Path, Path, Keyring], tmp_path: Path
+) -> None:
+    """Run kube-secrets and kube-config (recording kubectl) and compare the keys they create with every
+    secretKeyRef, configMapKeyRef and volume item of the Deployment."""
+    path, log = stub_path
+    package, public, _ = release
+    env = {"STUB_LOG": str(log), "PACKAGE": str(package), **secret_env(tmp_path, public)}
+    for target in ("kube-secrets", "kube-config"):
+        result = make(target, path, extra_env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    created: dict[str, set[str]] = {}
+    for call in calls(log):
+        argv = call["argv"]
+        assert isinstance(argv, list)
+        if argv[:2] in (["create", "secret"], ["create", "configmap"]):
+            name = argv[3] if argv[1] == "secret" else argv[2]
+            created[name] = created.get(name, set()) | created_keys(argv)
+    wanted: set[tuple[str, str]] = set()
+    for item in container()["env"]:
+        source = item.get("valueFrom", {})
+        for kind in ("secretKeyRef", "configMapKeyRef"):
+            if kind in source:
+                wanted.add((source[kind]["name"], source[kind]["key"]))
+    for volume in pod_spec()["volumes"]:
+        for kind, name_field in (("secret", "secretName"), ("configMap", "name")):
+            if kind in volume:
+                wanted |= {(volume[kind][name_field], item["key"]) for item in volume[kind]["items"]}
+    missing = sorted((name, key) for name, key in wanted if key not in created.get(name, set()))
+    assert not missing, f"the Deployment reads keys no kube-* target creates: {missing}"
+    assert {("model-service-config", "MODEL_PACKAGE_SHA256"), ("model-service-config", "MODEL_MIN_SEQUENCE")} <= wanted
+
+
+@pytest.mark.parametrize("problem", ["unknown key", "tampered", "other parameters version", "other version"])
+def test_kube_config_refuses_a_package_the_service_would_not_serve(
+    stub_path: tuple[Path, Path], release: tuple[Path, Path, Keyring], tmp_path: Path, problem: str
+) -> None:
+    path, log = stub_path
+    package, public, ring = release
+    env = {"STUB_LOG": str(log), "PACKAGE": str(package), "MODEL_PUBLIC_KEYRING": str(public)}
+    expected = {
+        "unknown key": "refused: UnknownKey",
+        "tampered": "refused: ",
+        "other parameters version": "MODEL_PARAMETERS_VERSION is 2026_12_01 but PACKAGE",
+        "other version": "this service loads diabetes_risk_model",
+    }[problem]
+    if problem == "unknown key":
+        attacker = Keyring([Key.generate("attacker", "ed25519")])
+        env["PACKAGE"] = str(signed_package(tmp_path / "attacker", attacker))
+    elif problem == "tampered":
+        raw = bytearray(package.read_bytes())
+        raw[len(raw) // 3] ^= 0x01
+        package.write_bytes(bytes(raw))
+    elif problem == "other parameters version":
+        env["MODEL_PARAMETERS_VERSION"] = "2026_12_01"
+    else:
+        env["PACKAGE"] = str(signed_package(tmp_path / "other", ring, version="9.9.9"))
+    result = make("kube-config", path, extra_env=env)
+    assert result.returncode != 0
+    refusals = [line for line in lines(result) if line.startswith("kube-config: ")]
+    assert len(refusals) == 1 and expected in refusals[0], lines(result)
+    assert calls(log) == [], "kubectl ran although the package was refused"
 
 
 def test_kube_minio_installs_the_chart_with_our_values(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
@@ -302,33 +465,56 @@ while True:
 
 
 @pytest.mark.parametrize("makefile", MAKEFILES)
-def test_kube_upload_puts_the_package_into_minio_through_the_port_forward(
-    minio_server: object, bare_path: Path, tmp_path: Path, makefile: str
+def test_kube_upload_verifies_publishes_and_prints_the_pin(
+    minio_server: object, bare_path: Path, tmp_path: Path, makefile: str, release: tuple[Path, Path, Keyring]
 ) -> None:
     from diabetes_risk_model.storage.minio_server import free_port
 
+    package, public, _ = release
     directory = tmp_path / "bin"
     directory.mkdir()
     stub(directory, "kubectl", FORWARDER)
-    package = tmp_path / "diabetes_risk_model-0.1.0-2026_11_22.zip"
-    package.write_bytes(os.urandom(4096))
+    # Published under the name the service fetches, whatever the local file is called.
+    local = package.rename(package.with_name("candidate.zip"))
     log = tmp_path / "kubectl.log"
     env = {
         "STUB_LOG": str(log),
         "FORWARD_TO": minio_server.endpoint,  # type: ignore[attr-defined]
         "MINIO_ROOT_USER": minio_server.access_key,  # type: ignore[attr-defined]
         "MINIO_ROOT_PASSWORD": minio_server.secret_key,  # type: ignore[attr-defined]
-        "PACKAGE": str(package),
+        "PACKAGE": str(local),
+        "MODEL_PUBLIC_KEYRING": str(public),
         "MINIO_LOCAL_PORT": str(free_port()),
     }
     result = make("kube-upload", Path(f"{directory}{os.pathsep}{bare_path}"), makefile, extra_env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"uploaded {package.name} to bucket model-files" in result.stdout
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    published = [line for line in result.stdout.splitlines() if line.startswith("published ")]
+    assert published == [f"published {package.name} sequence={SEQUENCE} sha256={digest}"], result.stdout
     assert minio_server.secret_key not in result.stdout + result.stderr  # type: ignore[attr-defined]
     assert log.read_text().split()[:4] == ["port-forward", "--namespace", "model-services", "svc/minio"]
     store = open_store(
         minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key  # type: ignore[attr-defined]
     )
     copy = store.download(package.name, tmp_path / "downloaded.zip")
-    assert copy.read_bytes() == package.read_bytes()
+    assert copy.read_bytes() == local.read_bytes()
     assert shutil.which("kubectl", path=str(bare_path)) is None
+
+
+def test_kube_upload_never_publishes_a_package_that_does_not_verify(
+    stub_path: tuple[Path, Path], tmp_path: Path, release: tuple[Path, Path, Keyring]
+) -> None:
+    """Signed by a key the service does not hold: refused in one line before any port-forward opens."""
+    path, log = stub_path
+    _, public, _ = release
+    forged = signed_package(tmp_path / "forged", Keyring([Key.generate("attacker", "ed25519")]))
+    env = {
+        "STUB_LOG": str(log), "PACKAGE": str(forged), "MODEL_PUBLIC_KEYRING": str(public),
+        "MINIO_ROOT_USER": "admin-user", "MINIO_ROOT_PASSWORD": "root-password-value-1",
+    }
+    result = make("kube-upload", path, extra_env=env)
+    assert result.returncode != 0
+    refusals = [line for line in lines(result) if line.startswith("kube-upload: ")]
+    assert len(refusals) == 1 and "refused: UnknownKey" in refusals[0], lines(result)
+    assert "published" not in result.stdout
+    assert calls(log) == [], "kubectl ran although the package was refused"

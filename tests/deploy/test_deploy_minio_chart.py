@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from typing import Any
 
@@ -127,3 +128,34 @@ def test_service_endpoint_matches_what_the_model_service_is_told(rendered: str) 
     expected = "$(MINIO_RELEASE).$(KUBE_NAMESPACE).svc.cluster.local:" + str(port)
     assert url == expected
     assert make_variable("KUBE_NAMESPACE") == NAMESPACE
+
+
+def test_two_nodes_with_one_drive_each(rendered: str) -> None:
+    """Distributed: two pods, each serving one drive (`/export`, not `/export-{0...n}`), one volume per pod."""
+    ours = values()
+    assert (ours["replicas"], ours["drivesPerNode"], ours["pools"]) == (2, 1, 1)
+    (statefulset,) = objects(rendered, "StatefulSet")
+    command = " ".join(statefulset["spec"]["template"]["spec"]["containers"][0]["command"])
+    (endpoint,) = re.findall(r"http://\S+", command)
+    assert endpoint.endswith(".svc/export"), endpoint
+    assert len(statefulset["spec"]["volumeClaimTemplates"]) == 1
+
+
+def test_the_chart_creates_the_read_only_service_user_from_its_secret(rendered: str) -> None:
+    """The post-install job's script adds user model-service with the password from model-service-secrets and
+    attaches the readonly policy (tests/deploy/test_deploy_minio_user.py checks what that policy allows)."""
+    (user,) = values()["users"]
+    release = make_variable("MINIO_RELEASE")
+    (configmap,) = [c for c in objects(rendered, "ConfigMap") if c["metadata"]["name"] == release]
+    script = configmap["data"]["add-user"]
+    secret_file = f"/config/secrets/{user['existingSecret']}/{user['existingSecretKey']}"
+    assert f"echo {user['accessKey']} > $MINIO_ACCESSKEY_SECRETKEY_TMP" in script
+    assert f"cat {secret_file} >> $MINIO_ACCESSKEY_SECRETKEY_TMP" in script
+    assert re.search(rf"^\s*createUser {re.escape(user['policy'])}\s*$", script, flags=re.MULTILINE), script
+    (job,) = objects(rendered, "Job")
+    sources = job["spec"]["template"]["spec"]["volumes"]
+    projected = [s for v in sources if "projected" in v for s in v["projected"]["sources"]]
+    items = [s["secret"] for s in projected if "secret" in s and s["secret"]["name"] == user["existingSecret"]]
+    assert items and items[0]["items"] == [
+        {"key": user["existingSecretKey"], "path": secret_file.removeprefix("/config/")}
+    ], "the job must mount only the service user's password from the service Secret"

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import REPO, container, container_env, dockerfile
+from deploy_support import REPO, container, container_env, deployment, dockerfile
+from prometheus_client.parser import text_string_to_metric_families
 
 from diabetes_risk_model.signing import Keyring, build_package
+from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.storage import open_store
 from diabetes_risk_model.storage.minio_server import free_port
@@ -48,8 +50,12 @@ with TestClient(app) as client:
         if now == want or time.monotonic() > deadline:
             break
         time.sleep(0.25)
+    fetched = None
+    if os.environ.get("FETCH"):
+        answer = client.get(os.environ["FETCH"])
+        fetched = {"status": answer.status_code, "type": answer.headers.get("content-type", ""), "body": answer.text}
     # Report and leave at once: shutting down would wait for a loader that may still be retrying storage.
-    print("PROBES " + json.dumps({"before": before, "seen": seen}), flush=True)
+    print("PROBES " + json.dumps({"before": before, "seen": seen, "fetched": fetched}), flush=True)
     os._exit(0)
 """
 
@@ -89,7 +95,7 @@ def deployment_environment(
     return env
 
 
-def run_app(env: dict[str, str], want: dict[str, int], wait: float = 60) -> dict[str, Any]:
+def run_app(env: dict[str, str], want: dict[str, int], wait: float = 60, fetch: str = "") -> dict[str, Any]:
     child_env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/root"),
@@ -98,6 +104,7 @@ def run_app(env: dict[str, str], want: dict[str, int], wait: float = 60) -> dict
         "PROBE_PATHS": json.dumps(probe_paths()),
         "WANT": json.dumps(want),
         "WAIT": str(wait),
+        "FETCH": fetch,
         **env,
     }
     result = subprocess.run(
@@ -111,11 +118,17 @@ def run_app(env: dict[str, str], want: dict[str, int], wait: float = 60) -> dict
     return report
 
 
-def supplied(minio_url: str, access_key: str = "model-service", secret_key: str = "not-used") -> dict[str, str]:
+def supplied(
+    minio_url: str, access_key: str = "model-service", secret_key: str = "not-used", pinned: Path | None = None
+) -> dict[str, str]:
+    """The ConfigMap's and the Secret's keys as `make kube-config` / `make kube-secrets` write them; the pin is
+    the digest and sequence of *pinned* (the package kube-config was given)."""
     return {
         "MINIO_URL": minio_url,
         "MINIO_SECURE": "false",
         "MODEL_PARAMETERS_VERSION": "2026_11_22",
+        "MODEL_PACKAGE_SHA256": sha256_file(pinned) if pinned else "0" * 64,
+        "MODEL_MIN_SEQUENCE": "0",
         "MINIO_ACCESS_KEY": access_key,
         "MINIO_SECRET_KEY": secret_key,
     }
@@ -134,13 +147,14 @@ def test_every_probe_path_answers_in_the_real_app_and_storage_outage_keeps_it_st
 OBJECT_NAME = "diabetes_risk_model-0.1.0-2026_11_22.zip"
 
 
-def signed_package(directory: Path, keyring: Keyring) -> Path:
+def signed_package(directory: Path, keyring: Keyring, sequence: int | None = None) -> Path:
     """A real package in our format; its model.pkl is a harmless pickle (it must never be unpickled here)."""
+    directory.mkdir(parents=True, exist_ok=True)
     model = directory / "model.pkl"
     model.write_bytes(pickle.dumps({"not": "a model"}))
     return build_package(
         directory, name="diabetes_risk_model", version="0.1.0", parameters_version="2026_11_22",
-        model_pickle=model, extra_members={}, keyring=keyring,
+        model_pickle=model, extra_members={}, keyring=keyring, sequence=sequence,
     )
 
 
@@ -182,10 +196,49 @@ def test_a_package_that_fails_verification_restarts_the_pod_and_gets_no_traffic(
     assert package.name == OBJECT_NAME
     store = open_store(minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key)
     store.upload(package, OBJECT_NAME)
+    # The pin is the forged object's own digest (as if kube-config had been given it), so what refuses it is
+    # verification itself.
     env = deployment_environment(
-        tmp_path, supplied(minio_server.endpoint, minio_server.access_key, minio_server.secret_key), service_keyring
+        tmp_path,
+        supplied(minio_server.endpoint, minio_server.access_key, minio_server.secret_key, pinned=package),
+        service_keyring,
     )
     refused = {"startupProbe": 200, "readinessProbe": 503, "livenessProbe": 503}
     report = run_app(env, want=refused)
     assert report["seen"][-1] == refused, report["seen"]
     assert f"refused, nothing was unpickled: {REFUSALS[kind]}:" in report["log"], report["log"][-2000:]
+
+
+def test_a_validly_signed_package_other_than_the_pinned_one_gets_no_traffic(minio_server: Any, tmp_path: Path) -> None:
+    """Write access to the bucket: the object is replaced by another package signed with the service's own key.
+    Its digest is not the ConfigMap's pin, so the pod is refused before verification and never becomes ready."""
+    service_keyring = Keyring([Key.generate("release-1", "ed25519")])
+    pinned = signed_package(tmp_path / "pinned", service_keyring, sequence=2)
+    replacement = signed_package(tmp_path / "replacement", service_keyring, sequence=3)
+    assert sha256_file(pinned) != sha256_file(replacement)
+    store = open_store(minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key)
+    store.upload(replacement, OBJECT_NAME)
+    env = deployment_environment(
+        tmp_path,
+        supplied(minio_server.endpoint, minio_server.access_key, minio_server.secret_key, pinned=pinned),
+        service_keyring,
+    )
+    refused = {"startupProbe": 200, "readinessProbe": 503, "livenessProbe": 503}
+    report = run_app(env, want=refused)
+    assert report["seen"][-1] == refused, report["seen"]
+    assert "BindingMismatch: package_sha256" in report["log"], report["log"][-2000:]
+
+
+def test_the_annotated_scrape_path_serves_prometheus_metrics(tmp_path: Path) -> None:
+    """What the pod template's prometheus.io/* annotations point at answers in the real app, in the text
+    exposition format (parsed by prometheus_client's own parser), even while the model is still loading."""
+    annotations = deployment()["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(container()["ports"][0]["containerPort"])
+    env = deployment_environment(tmp_path, supplied(f"127.0.0.1:{free_port()}"))
+    # The child polls the probe paths first, so the scrape has requests to count.
+    report = run_app(env, want={"never": 0}, wait=1, fetch=annotations["prometheus.io/path"])
+    fetched = report["fetched"]
+    assert fetched and fetched["status"] == 200, fetched
+    assert fetched["type"].startswith("text/plain"), fetched["type"]
+    families = list(text_string_to_metric_families(fetched["body"]))
+    assert families and any(family.samples for family in families), fetched["body"][:2000]

@@ -3,7 +3,12 @@
 The pipeline is trained once per session on 2,000 stratified rows of the real
 CSV with the original design's setup (outliers removed, normalised, feature
 selection, multicollinearity removed, session 42) and a ``gbc`` model, so that
-every load in these tests unpickles what production unpickles.
+every load in these tests unpickles what production unpickles. In that sample
+only the API's four inputs vary (every other column is held at its median), so
+feature selection keeps exactly BMI, GeneralHealth, Age and Income, as the full
+run does and as the service's feature check requires. A second pipeline, trained
+the same way with PhysicalHealth varying instead of GeneralHealth, ignores an
+API field (the fast model's defect in issue 10).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from fastapi.testclient import TestClient
 from rest_model_service.configuration import ServiceConfiguration
 
 import diabetes_risk_model
+from diabetes_risk_model.prediction.table import API_FEATURES
 from diabetes_risk_model.signing import Keyring, build_package
 from diabetes_risk_model.signing.keys import Key
 
@@ -32,23 +38,79 @@ OBJECT_NAME = f"{MODEL_NAME}-{diabetes_risk_model.__version__}-{PARAMETERS_VERSI
 BUCKET = "model-files"
 CLASS_PATH = "diabetes_risk_model.prediction.model.DiabetesRiskModel"
 
+
+def train_pipeline_on(csv: Path, varying: tuple[str, ...], rows: int = 2000, seed: int = 42) -> Any:
+    """The smoke training (fast parameters, ``gbc``) on a sample where only the *varying* features vary."""
+    from dataclasses import replace
+
+    from diabetes_risk_model.training.data import load_data, rename_columns, stratified_sample
+    from diabetes_risk_model.training.params import FAST, TARGET
+    from diabetes_risk_model.training.pipeline import setup_experiment
+
+    params = replace(FAST, sample_rows=rows, n_jobs=1, session_id=seed)
+    frame = stratified_sample(rename_columns(load_data(csv)), rows, seed).copy()
+    for column in frame.columns:
+        if column not in varying and column != TARGET:
+            frame[column] = float(frame[column].median())
+    experiment = setup_experiment(frame, params, log_path=None).model
+    model = experiment.create_model(params.model_id, cross_validation=False, verbose=False)
+    return experiment.finalize_model(model)
+
+
+def selected_features(pipeline: Any) -> list[str]:
+    return [str(name) for name in pipeline.steps[-1][1].feature_names_in_]
+
+
 @dataclass(frozen=True)
 class Artifacts:
     """What the session builds once: the pipeline, its pickle, keys and signed packages."""
 
     pipeline: Any
     model_pickle: Path
-    package: Path  # signed with the Ed25519 key in ``keyring_file``
+    package: Path  # signed with the Ed25519 key in ``keyring_file``, sequence 10
     hmac_package: Path  # signed with the HMAC secret ``hmac_secret``
     keyring_file: Path  # public view only
     hmac_secret: str
     root: Path
+    signing: Keyring  # the private keyring (the "leaked key" in attack tests)
+
+    def package_with(self, directory: Path, *, sequence: int, model_pickle: Path | None = None) -> Path:
+        """Another validly signed package for the same name and versions, with this *sequence*."""
+        return build_package(
+            directory,
+            name=MODEL_NAME,
+            version=diabetes_risk_model.__version__,
+            parameters_version=PARAMETERS_VERSION,
+            model_pickle=model_pickle or self.model_pickle,
+            extra_members={},
+            keyring=self.signing,
+            sequence=sequence,
+        )
+
+
+PACKAGE_SEQUENCE = 10
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory, smoke_pipeline: Any) -> Artifacts:
+def api_pipeline(diabetes_csv: Path) -> Any:
+    """A real pycaret pipeline whose selected features are exactly the API's inputs."""
+    pipeline = train_pipeline_on(diabetes_csv, API_FEATURES)
+    assert selected_features(pipeline) == list(API_FEATURES), selected_features(pipeline)
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def ignoring_pipeline(diabetes_csv: Path) -> Any:
+    """A real pycaret pipeline that ignores GeneralHealth and uses PhysicalHealth instead."""
+    pipeline = train_pipeline_on(diabetes_csv, ("BMI", "PhysicalHealth", "Age", "Income"))
+    assert "GeneralHealth" not in selected_features(pipeline), selected_features(pipeline)
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory, api_pipeline: Any) -> Artifacts:
     root = tmp_path_factory.mktemp("service-artifacts")
-    pipeline = smoke_pipeline
+    pipeline = api_pipeline
     model_pickle = root / "model.pkl"
     model_pickle.write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -62,6 +124,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, smoke_pipeline: Any) -> 
         model_pickle=model_pickle,
         extra_members={},
         keyring=signing,
+        sequence=PACKAGE_SEQUENCE,
     )
     hmac_secret = secrets.token_urlsafe(32)
     hmac_package = build_package(
@@ -71,9 +134,9 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, smoke_pipeline: Any) -> 
         parameters_version=PARAMETERS_VERSION,
         model_pickle=model_pickle,
         extra_members={},
-        keyring=Keyring.from_env({"PARAMETERS_SIGNING_KEY": hmac_secret, "PARAMETERS_SIGNING_KEY_ID": "svc-hmac"}),
+        keyring=Keyring.from_settings(hmac_secret=hmac_secret, hmac_key_id="svc-hmac"),
     )
-    return Artifacts(pipeline, model_pickle, package, hmac_package, keyring_file, hmac_secret, root)
+    return Artifacts(pipeline, model_pickle, package, hmac_package, keyring_file, hmac_secret, root, signing)
 
 
 class MarkerPayload:

@@ -245,3 +245,29 @@ def test_importing_the_app_module_builds_nothing_and_a_missing_config_is_one_rea
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ConfigurationError cannot read service configuration")
+
+
+def test_docs_pages_only_when_the_configuration_turns_them_on(
+    artifacts: Artifacts, tmp_path: Path, start_service
+) -> None:
+    from diabetes_risk_model.service.app import ServiceSettings
+
+    base = service_configuration(
+        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
+    )
+    off = start_service(base)
+    assert off.get("/docs").status_code == 404 and off.get("/redoc").status_code == 404
+    assert off.get("/").json()["docs"] is None
+    on = start_service(ServiceSettings(**base.model_dump(), docs=True))
+    page = on.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert on.get("/").json()["docs"] == "/docs"
+    assert on.get("/openapi.json").status_code == 200 and off.get("/openapi.json").status_code == 200
+
+
+def test_a_docs_setting_in_yaml_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("service_title: t\ndocs: true\nmodels: []\n")
+    assert load_configuration(config).docs is True
+    config.write_text("service_title: t\nmodels: []\n")
+    assert load_configuration(config).docs is False

@@ -61,9 +61,7 @@ def upload(server: Any, package: Path, bucket: str = BUCKET, object_name: str = 
     store.upload(package, object_name)
 
 
-def docker_configuration(
-    server: Any, artifacts: Artifacts, monkeypatch: pytest.MonkeyPatch, **overrides: Any
-) -> Any:
+def docker_configuration(server: Any, artifacts: Artifacts, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> Any:
     """configuration/docker_rest_config.yaml with the environment a container would have."""
     monkeypatch.setenv("MINIO_URL", server.endpoint)
     monkeypatch.setenv("MINIO_ACCESS_KEY", server.access_key)
@@ -71,6 +69,9 @@ def docker_configuration(
     monkeypatch.setenv("MINIO_SECURE", "false")
     monkeypatch.setenv("MODEL_KEYRING", str(artifacts.keyring_file))
     monkeypatch.setenv("MODEL_PARAMETERS_VERSION", PARAMETERS_VERSION)
+    # The pins a deployment passes (deploy's configs read them); the pinning tests override the settings.
+    monkeypatch.setenv("MODEL_PACKAGE_SHA256", "")
+    monkeypatch.setenv("MODEL_MIN_SEQUENCE", "0")
     configuration = load_configuration(REPO / "configuration" / "docker_rest_config.yaml")
     configuration.logging = None  # keep pytest's log capture
     settings = configuration.models[0].configuration or {}

@@ -38,6 +38,7 @@ from diabetes_risk_model.prediction.schemas import (
     Income,
 )
 from diabetes_risk_model.signing import Keyring
+from diabetes_risk_model.signing.keys import Key
 from tests.service.conftest import (
     OBJECT_NAME,
     PARAMETERS_VERSION,
@@ -159,6 +160,7 @@ def test_the_original_hmac_key_setting_verifies_hmac_packages(artifacts: Artifac
         minio_url=local_store(tmp_path / "store", artifacts.hmac_package),
         parameters_signing_key="${SVC_TEST_SIGNING_KEY}",
         parameters_signing_key_id="svc-hmac",
+        allow_private_keys=True,
     )
     assert model.predict(DiabetesRiskModelInput(body_mass_index=30)).diabetes_risk in set(DiabetesRisk)
 
@@ -189,7 +191,7 @@ def test_relative_file_url_resolves_against_the_working_directory(
 
 
 def test_a_wrong_key_refuses_the_package(artifacts: Artifacts, model_settings: dict[str, object], tmp_path, caplog):
-    other = Keyring.from_env({"PARAMETERS_SIGNING_KEY": "x" * 40, "PARAMETERS_SIGNING_KEY_ID": "service-tests"})
+    other = Keyring([Key.generate("service-tests", "ed25519")]).public()
     other_file = other.save(tmp_path / "other-keyring.json")
     with caplog.at_level(logging.INFO), pytest.raises(VerificationError):
         DiabetesRiskModel(**dict(model_settings, keyring_path=str(other_file)))
@@ -232,12 +234,12 @@ def test_signed_but_malicious_pickle_is_refused_by_the_restricted_unpickler(
     model_settings: dict[str, object], tmp_path: Path
 ) -> None:
     marker = tmp_path / "unpickled.marker"
-    signing = Keyring.from_env({"PARAMETERS_SIGNING_KEY": "k" * 40, "PARAMETERS_SIGNING_KEY_ID": "poisoned"})
+    signing = Keyring([Key.generate("poisoned", "ed25519")])
     package = malicious_signed_package(tmp_path / "evil", marker, signing)
     settings = dict(
         model_settings,
         minio_url=local_store(tmp_path / "evil-store", package),
-        keyring_path=str(signing.save(tmp_path / "evil-keyring.json")),
+        keyring_path=str(signing.public().save(tmp_path / "evil-keyring.json")),
     )
     with pytest.raises(UnsafePickle):
         DiabetesRiskModel(**settings)
@@ -323,6 +325,7 @@ def test_original_format_is_served_only_when_explicitly_allowed(
         "minio_url": _legacy_package(artifacts, secret, tmp_path),
         "parameters_signing_key": "${SVC_TEST_LEGACY_KEY}",
         "allow_legacy": allow_legacy,
+        "allow_private_keys": not allow_legacy,  # the HMAC key is allowed by allow_legacy, or explicitly
     }
     if not allow_legacy:
         with pytest.raises(BindingMismatch) as info:

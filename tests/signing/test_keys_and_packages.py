@@ -3,6 +3,7 @@ the repository) and package round trips (build, verify, load exactly the verifie
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pickle
@@ -142,15 +143,15 @@ def test_round_trip_and_manifest_contents(base_package: Path, verify_ring: Keyri
     with zipfile.ZipFile(base_package) as archive:  # still an ordinary zip
         assert archive.testzip() is None
         assert archive.read("metrics.json") == member_files["metrics.json"].read_bytes()
-        assert [i.filename for i in archive.infolist()][-1] == "manifest.json"
+        assert [i.filename for i in archive.infolist()][-1] == "model.sig"
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and not i.extra and not i.comment for i in archive.infolist())
 
 
 def test_build_is_deterministic_for_the_same_inputs(make_package: Callable[..., Path], tmp_path: Path) -> None:
-    """Same members => identical member bytes and headers; only the manifest (created time) may differ."""
+    """Same members => identical member bytes and headers; only the signature (created time) may differ."""
     first, second = make_package(output_dir=tmp_path / "a"), make_package(output_dir=tmp_path / "b")
     a, b = first.read_bytes(), second.read_bytes()
-    manifest_data = next(r for r in regions(a) if r.kind == "data" and r.member == "manifest.json")
+    manifest_data = next(r for r in regions(a) if r.kind == "data" and r.member == "model.sig")
     assert a[: manifest_data.start] == b[: manifest_data.start]
     assert len(a) == len(b)
 
@@ -238,13 +239,25 @@ def test_rotate_refuses_unverified_packages(
         rotate_package(package, keyring)
 
 
-def test_envelope_is_canonical_dsse(base_package: Path) -> None:
+def test_signature_is_a_canonical_oms_bundle(base_package: Path, verify_ring: Keyring) -> None:
     with zipfile.ZipFile(base_package) as archive:
-        raw = archive.read("manifest.json")
-    envelope = json.loads(raw)
-    assert raw == json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
-    assert envelope["payloadType"] == "application/vnd.diabetes-risk-model.manifest+json"
-    assert [set(s) for s in envelope["signatures"]] == [{"alg", "keyid", "sig"}]
+        raw = archive.read("model.sig")
+        names = [i.filename for i in archive.infolist()]
+    bundle = json.loads(raw)
+    assert raw == json.dumps(bundle, sort_keys=True, separators=(",", ":")).encode()
+    assert bundle["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    envelope = bundle["dsseEnvelope"]
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    assert [s["keyid"] for s in envelope["signatures"]] == ["ed-2026"]
+    assert set(bundle["verificationMaterial"]["publicKey"]) == {"hint"}
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    assert statement["predicateType"] == "https://model_signing/signature/v1.0"
+    predicate = statement["predicate"]
+    assert predicate["serialization"] == {"method": "files", "hash_type": "sha256", "allow_symlinks": False}
+    assert [r["name"] for r in predicate["resources"]] == names[:-1]  # every other member, sorted
+    assert predicate["package"]["sequence"] == 100 and predicate["package"]["model"] == "model.pkl"
+    assert verify_package(base_package, verify_ring).manifest.format == "oms-v1"
 
 
 def test_package_files_are_written_atomically(tmp_path: Path, make_package: Callable[..., Path]) -> None:

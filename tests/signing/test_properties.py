@@ -123,7 +123,7 @@ def test_any_safe_members_round_trip(members: dict[str, bytes], model: bytes) ->
         assert verified.model_bytes is not None and verified.model_bytes.tobytes() == model
         with open(path, "rb") as stream:
             names = [e.name for e in read_directory(stream, path.stat().st_size)]
-        assert names == [*sorted([*members, "model.pkl"]), "manifest.json"]
+        assert names == [*sorted([*members, "model.pkl"]), "model.sig"]
 
 
 def _legacy_base() -> bytes:

@@ -2,10 +2,11 @@
 
 The base package is built once (at import, deterministic members and field lengths, its own keyring) so
 the cases can be generated from the real byte layout: every byte of every local header, central record and
-the end record flipped two ways; samples of every member's data; a quarter of the manifest envelope's bytes
+the end record flipped two ways; samples of every member's data; a quarter of the signature file's (``model.sig``) bytes
 plus every byte of its key id; truncation at many offsets; appended and prepended bytes. Structural changes
-are expected to be UnsafeArchive, data changes DigestMismatch naming the member, manifest changes
-BadSignature (or UnknownKey when the change leaves a well-formed, different key id).
+are expected to be UnsafeArchive, data changes DigestMismatch naming the member, signature-file changes
+MalformedBundle when they break its canonical shape, UnknownKey when they leave a well-formed, different key
+id, BadSignature otherwise.
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ import pytest
 from diabetes_risk_model.errors import (
     BadSignature,
     DigestMismatch,
+    MalformedBundle,
     UnknownKey,
     UnsafeArchive,
     VerificationError,
 )
 from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
 from diabetes_risk_model.signing.envelope import KEY_ID
+from diabetes_risk_model.signing.oms_bundle import Bundle
 
 from .ziptools import regions
 
-RING = Keyring([Key.generate("matrix-ed", "ed25519", created=datetime(2026, 1, 1, tzinfo=UTC))])
+RING = Keyring([Key.generate("matrix-ec", "ecdsa-p256", created=datetime(2026, 1, 1, tzinfo=UTC))])
 MEMBERS = {
     "model.pkl": pickle.dumps({"weights": list(range(200)), "bias": 0.5}, protocol=5),
     "data_report.html": b"<html><body>" + b"<p>profile row</p>" * 100 + b"</body></html>",
@@ -63,8 +66,8 @@ def _build() -> bytes:
 
 BASE = _build()
 LAYOUT = regions(BASE)
-ENVELOPE = next(r for r in LAYOUT if r.kind == "data" and r.member == "manifest.json")
-_KEYID_AT = BASE.index(b'"keyid":"matrix-ed"', ENVELOPE.start) + len(b'"keyid":"')
+ENVELOPE = next(r for r in LAYOUT if r.kind == "data" and r.member == "model.sig")
+_KEYID_AT = BASE.index(b'"keyid":"matrix-ec"', ENVELOPE.start) + len(b'"keyid":"')
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,17 @@ class Case:
         return data + self.value if self.mutate == "append" else self.value + data
 
 
-def _keyid_expectation(index: int, mask: int) -> type[VerificationError]:
-    key_id = bytearray(b"matrix-ed")
-    key_id[index] ^= mask
+def _signature_expectation(offset: int, mask: int) -> type[VerificationError]:
+    """What a flipped byte of model.sig must raise: a shape error, another key, or a failed signature."""
+    data = bytearray(BASE[ENVELOPE.start : ENVELOPE.end])
+    data[offset - ENVELOPE.start] ^= mask
     try:
-        text = key_id.decode("ascii")
-    except UnicodeDecodeError:
-        return BadSignature
-    return UnknownKey if KEY_ID.fullmatch(text) else BadSignature
+        bundle = Bundle.parse_canonical(bytes(data))
+    except MalformedBundle:
+        return MalformedBundle
+    if bundle.keyid != "matrix-ec":
+        return UnknownKey if KEY_ID.fullmatch(bundle.keyid) else MalformedBundle
+    return BadSignature
 
 
 def _cases() -> list[Case]:
@@ -105,7 +111,7 @@ def _cases() -> list[Case]:
                     cases.append(
                         Case(f"{region.kind}-{region.member}-{offset}-x{mask:02x}", "flip", offset, mask, UnsafeArchive)
                     )
-        elif region.member != "manifest.json":
+        elif region.member != "model.sig":
             length = region.end - region.start
             picks = sorted({0, 1, length // 3, length // 2, length - 2, length - 1, *range(0, length, 29)})
             for rel in picks:
@@ -121,20 +127,14 @@ def _cases() -> list[Case]:
                         )
                     )
     for offset in range(ENVELOPE.start, ENVELOPE.end, 4):
-        if _KEYID_AT <= offset < _KEYID_AT + len("matrix-ed"):
+        if _KEYID_AT <= offset < _KEYID_AT + len("matrix-ec"):
             continue
-        cases.append(Case(f"manifest-{offset - ENVELOPE.start}-x01", "flip", offset, 0x01, BadSignature))
-    for index in range(len("matrix-ed")):
+        expected = _signature_expectation(offset, 0x01)
+        cases.append(Case(f"signature-{offset - ENVELOPE.start}-x01", "flip", offset, 0x01, expected))
+    for index in range(len("matrix-ec")):
         for mask in (0x01, 0x20, 0x80, 0x02):
-            cases.append(
-                Case(
-                    f"manifest-keyid-{index}-x{mask:02x}",
-                    "flip",
-                    _KEYID_AT + index,
-                    mask,
-                    _keyid_expectation(index, mask),
-                )
-            )
+            expected = _signature_expectation(_KEYID_AT + index, mask)
+            cases.append(Case(f"signature-keyid-{index}-x{mask:02x}", "flip", _KEYID_AT + index, mask, expected))
     boundaries = {r.start for r in LAYOUT} | {r.end for r in LAYOUT}
     for offset in sorted(boundaries | set(range(0, len(BASE), 41)) | {1, len(BASE) - 1}):
         if offset < len(BASE):
@@ -151,7 +151,9 @@ CASES = _cases()
 def test_matrix_is_large_and_covers_every_region() -> None:
     assert len(CASES) >= 1000
     kinds = {c.id.split("-")[0] for c in CASES}
-    assert {"local", "central", "eocd", "data", "manifest", "truncate", "append", "prepend"} <= kinds
+    assert {"local", "central", "eocd", "data", "signature", "truncate", "append", "prepend"} <= kinds
+    signature_kinds = {c.expected for c in CASES if c.id.startswith("signature")}
+    assert {BadSignature, MalformedBundle, UnknownKey} <= signature_kinds
     assert {c.member for c in CASES if c.expected is DigestMismatch} == set(MEMBERS)
 
 

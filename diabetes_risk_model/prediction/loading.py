@@ -1,0 +1,143 @@
+"""Loading a model package, as a numbered checklist; any refusal raises and nothing after it runs.
+
+1. **Fetch** the package from the store into a private temporary directory, waiting (bounded) while the
+   store is unavailable (:mod:`.retry`).
+2. **Pin check.** Hash the downloaded file (:func:`signing.hashing.sha256_file`); with ``package_sha256``
+   set, a different digest is refused (:class:`BindingMismatch` on ``package_sha256``) before anything
+   else reads the file.
+3. **Verify** with :func:`signing.verify_package` against the public keyring and an :class:`Expectation`
+   binding the package to this model's name, version, parameters version and ``min_sequence``
+   (:class:`Rollback` below it).
+4. **Unpickle** exactly the verified bytes (:meth:`VerifiedPackage.load_model`, the restricted unpickler).
+5. **Feature check.** The pipeline's selected features must be exactly the API's inputs
+   (:mod:`.features`); ``feature_check: warn`` logs instead of refusing.
+
+Each refusal is logged as one line naming the package and the refusal's class, and counted in
+``model_package_verifications_total{outcome=<class>}`` (``ok`` for success). The temporary directory is
+removed either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diabetes_risk_model.errors import BindingMismatch, StorageError, StorageUnavailable, VerificationError
+from diabetes_risk_model.prediction.features import feature_mismatch
+from diabetes_risk_model.prediction.metrics import LoadMetrics
+from diabetes_risk_model.prediction.retry import download_with_retries
+from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
+from diabetes_risk_model.signing import Expectation, VerifiedPackage, verify_package
+from diabetes_risk_model.signing.hashing import sha256_file
+from diabetes_risk_model.storage import open_store
+
+logger = logging.getLogger("diabetes_risk_model.prediction.model")
+
+
+@dataclass(frozen=True)
+class LoadedPackage:
+    """What a successful load yields: the pipeline, the verified manifest, and the package file's digest."""
+
+    pipeline: Any
+    manifest: Any
+    sha256: str
+
+
+class PackageLoader:
+    """Fetch → pin check → verify → unpickle → feature check, for one object in one store."""
+
+    def __init__(self, settings: ModelSettings, object_name: str, expect: Expectation, metrics: LoadMetrics) -> None:
+        self.settings = settings
+        self.object_name = object_name
+        self.expect = expect
+        self.metrics = metrics
+        self.where = f"{redact_url(settings.store_url)}/{settings.model_files_bucket}/{object_name}"
+
+    def load(self) -> LoadedPackage:
+        with tempfile.TemporaryDirectory(prefix="drm-package-") as tmp:
+            package = self.fetch(Path(tmp) / self.object_name)  # 1
+            try:
+                digest = self.check_pin(package)  # 2
+                verified = self.verify(package)  # 3
+            except VerificationError as exc:
+                self.refused(exc, "nothing was unpickled")
+                raise
+        try:
+            pipeline = self.unpickle(verified)  # 4
+            self.check_features(pipeline)  # 5
+        except VerificationError as exc:
+            self.refused(exc, "after verification")
+            raise
+        self.metrics.outcome("ok")
+        return LoadedPackage(pipeline, verified.manifest, digest)
+
+    def refused(self, exc: VerificationError, stage: str) -> None:
+        self.metrics.outcome(type(exc).__name__)
+        logger.error("model package %s refused, %s: %s: %s", self.object_name, stage, type(exc).__name__, exc)
+
+    def fetch(self, destination: Path) -> Path:
+        """1. Download, waiting (bounded) while the store is unavailable; other store errors are raised at once."""
+        settings = self.settings
+        store = open_store(
+            settings.store_url,
+            settings.model_files_bucket,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            secure=settings.minio_secure,
+            timeout=settings.retry_policy.timeout,
+        )
+        logger.info("downloading model package from %s", self.where)
+        try:
+            return download_with_retries(
+                lambda: store.download(self.object_name, destination),
+                settings.retry_policy,
+                self.where,
+                on_retry=self.metrics.storage_retries.inc,
+            )
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
+            logger.error("cannot load model package from %s, not retrying: %s: %s", self.where, type(exc).__name__, exc)
+            raise
+
+    def check_pin(self, package: Path) -> str:
+        """2. The file's SHA-256; refused if ``package_sha256`` is set and differs."""
+        digest = sha256_file(package)
+        pinned = self.settings.package_sha256
+        if pinned is not None and digest != pinned:
+            raise BindingMismatch("package_sha256", pinned, digest)
+        if pinned is None:
+            logger.warning("model package %s is not pinned (package_sha256 unset); sha256=%s", self.object_name, digest)
+        return digest
+
+    def verify(self, package: Path) -> VerifiedPackage:
+        """3. Signature, members, binding to this model and ``min_sequence``."""
+        verified = verify_package(package, self.settings.keyring, self.expect, allow_legacy=self.settings.allow_legacy)
+        manifest = verified.manifest
+        logger.info(
+            "model package %s verified (key id %s, sequence %s)",
+            self.object_name,
+            getattr(manifest, "key_id", "?"),
+            getattr(manifest, "sequence", "?"),
+        )
+        return verified
+
+    def unpickle(self, verified: VerifiedPackage) -> Any:
+        """4. Exactly the verified bytes, through the restricted unpickler."""
+        return verified.load_model(allow_legacy=self.settings.allow_legacy)
+
+    def check_features(self, pipeline: Any) -> None:
+        """5. The selected features are the API's inputs (or only a warning, with ``feature_check: warn``)."""
+        mismatch = feature_mismatch(pipeline)
+        if mismatch is None:
+            return
+        if self.settings.feature_check == "warn":
+            logger.warning("model package %s: %s (feature_check: warn, serving anyway)", self.object_name, mismatch)
+            return
+        raise mismatch
+
+
+__all__ = ["LoadedPackage", "PackageLoader"]

@@ -1,0 +1,211 @@
+"""The model's settings: read from the YAML configuration (``${NAME}`` = environment variable), validated once.
+
+Every setting may be written ``${NAME}``; it is read from the environment here
+(:func:`diabetes_risk_model.config.expand_env`) and a missing variable raises
+:class:`MissingEnvironmentVariable` naming it. An empty value counts as unset. Nothing secret is ever put in
+a log line, an exception message or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diabetes_risk_model.config import expand_env, parse_bool
+from diabetes_risk_model.errors import ConfigurationError
+from diabetes_risk_model.prediction.retry import RetryPolicy
+from diabetes_risk_model.signing import Keyring
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+#: ``feature_check`` values: refuse a pipeline whose features are not the API's inputs, or only warn.
+FEATURE_CHECK_MODES = ("refuse", "warn")
+
+
+def setting(value: Any, name: str, required: bool = False) -> Any:
+    """Expand ``${NAME}``; treat an empty value as unset; complain (naming the setting) when required."""
+    value = expand_env(value)
+    if isinstance(value, str) and value.strip() == "":
+        value = None
+    if required and value is None:
+        raise ConfigurationError(f"setting {name} is required", setting=name)
+    return value
+
+
+def number(value: Any, name: str, kind: Callable[[Any], Any]) -> Any:
+    """A required numeric setting; a non-number is a :class:`ConfigurationError` naming the setting."""
+    value = setting(value, name, True)
+    if isinstance(value, bool):
+        raise ConfigurationError(f"setting {name} must be a number", setting=name)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"setting {name} must be a number", setting=name) from None
+
+
+def flag(value: Any, name: str, default: bool) -> bool:
+    value = setting(value, name)
+    return default if value is None else parse_bool(value, name)
+
+
+def package_digest(value: Any) -> str | None:
+    """``package_sha256``: 64 hex digits (any case), or unset/empty = not pinned."""
+    value = setting(value, "package_sha256")
+    if value is None:
+        return None
+    digest = str(value).strip().lower()
+    if not _SHA256_HEX.fullmatch(digest):
+        raise ConfigurationError("setting package_sha256 must be 64 hexadecimal digits", setting="package_sha256")
+    return digest
+
+
+def normalise_store_url(url: str) -> str:
+    """Allow ``file:relative/dir`` in a local config by resolving it against the working directory."""
+    if url.startswith("file:") and not url.startswith("file://"):
+        return Path(url[len("file:") :]).resolve().as_uri()
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The store URL without any ``user:password@`` part, for log lines."""
+    scheme, sep, rest = url.rpartition("://")
+    host = rest.rsplit("@", 1)[-1]
+    return f"{scheme}{sep}{host}"
+
+
+def verification_keyring(
+    keyring_path: str | None,
+    hmac_secret: str | None,
+    hmac_key_id: str | None,
+    *,
+    allow_private_keys: bool,
+    allow_legacy: bool,
+) -> Keyring:
+    """The keyring the service verifies with: only its public view is kept.
+
+    A keyring that holds signing material is refused unless allowed, so that a misconfigured pod never holds
+    anything that can sign without someone having said so:
+
+    - secrets in the keyring file (Ed25519/ECDSA private keys, HMAC secrets) need ``allow_private_keys``;
+    - the HMAC secret ``parameters_signing_key`` can sign by nature (HMAC verification needs the same
+      secret); it needs ``allow_private_keys``, or ``allow_legacy``, since the original ``signed_model.pkl``
+      format can only be verified with it.
+
+    Private asymmetric keys are then dropped (:meth:`Keyring.public`); HMAC secrets stay, as verification
+    needs them.
+    """
+    if keyring_path is None and hmac_secret is None:
+        raise ConfigurationError(
+            "no verification key configured: set keyring_path (MODEL_KEYRING) or parameters_signing_key "
+            "(PARAMETERS_SIGNING_KEY)",
+            setting="keyring_path",
+        )
+    if (
+        keyring_path is not None
+        and not allow_private_keys
+        and Keyring.from_settings(keyring_path=keyring_path).has_secrets
+    ):
+        raise ConfigurationError(
+            "the keyring file holds private keys or HMAC secrets, which can sign; give the service a public "
+            "keyring (Keyring.public()), or set allow_private_keys: true",
+            setting="allow_private_keys",
+        )
+    if hmac_secret is not None and not (allow_private_keys or allow_legacy):
+        raise ConfigurationError(
+            "parameters_signing_key is an HMAC secret, which can sign; use a public keyring (keyring_path), or set "
+            "allow_private_keys: true (or allow_legacy: true for original-format packages)",
+            setting="allow_private_keys",
+        )
+    keyring = Keyring.from_settings(keyring_path=keyring_path, hmac_secret=hmac_secret, hmac_key_id=hmac_key_id)
+    return keyring.public()
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Everything the loader needs, validated. Credentials are kept out of ``repr``."""
+
+    model_parameters_version: str
+    model_files_bucket: str
+    store_url: str
+    minio_secure: bool
+    min_sequence: int
+    retry_policy: RetryPolicy
+    precompute: bool
+    allow_legacy: bool
+    allow_private_keys: bool
+    package_sha256: str | None
+    feature_check: str
+    keyring: Keyring = field(repr=False)
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        model_parameters_version: Any,
+        model_files_bucket: Any = "model-files",
+        minio_url: Any = None,
+        minio_access_key: Any = None,
+        minio_secret_key: Any = None,
+        parameters_signing_key: Any = None,
+        parameters_signing_key_id: Any = None,
+        keyring_path: Any = None,
+        minio_secure: Any = False,
+        store_url: Any = None,
+        min_sequence: Any = 0,
+        package_sha256: Any = None,
+        storage_timeout: Any = 5.0,
+        storage_attempts: Any = 10,
+        storage_backoff: Any = 0.5,
+        storage_backoff_max: Any = 10.0,
+        precompute: Any = True,
+        allow_legacy: Any = False,
+        allow_private_keys: Any = False,
+        feature_check: Any = "refuse",
+    ) -> ModelSettings:
+        """Validate the configuration's values (see :class:`~.model.DiabetesRiskModel` for their meaning)."""
+        url = setting(store_url, "store_url") or setting(minio_url, "minio_url")
+        if url is None:
+            raise ConfigurationError("one of store_url or minio_url is required", setting="minio_url")
+        minimum = number(min_sequence, "min_sequence", int)
+        if minimum < 0:
+            raise ConfigurationError("setting min_sequence must not be negative", setting="min_sequence")
+        check = str(setting(feature_check, "feature_check") or "refuse").strip().lower()
+        if check not in FEATURE_CHECK_MODES:
+            raise ConfigurationError("setting feature_check must be refuse or warn", setting="feature_check")
+        allow_legacy_flag = flag(allow_legacy, "allow_legacy", False)
+        allow_private = flag(allow_private_keys, "allow_private_keys", False)
+        return cls(
+            model_parameters_version=str(setting(model_parameters_version, "model_parameters_version", True)),
+            model_files_bucket=str(setting(model_files_bucket, "model_files_bucket", True)),
+            store_url=normalise_store_url(str(url)),
+            minio_secure=flag(minio_secure, "minio_secure", False),
+            min_sequence=minimum,
+            retry_policy=RetryPolicy(
+                attempts=number(storage_attempts, "storage_attempts", int),
+                timeout=number(storage_timeout, "storage_timeout", float),
+                backoff=number(storage_backoff, "storage_backoff", float),
+                backoff_max=number(storage_backoff_max, "storage_backoff_max", float),
+            ),
+            precompute=flag(precompute, "precompute", True),
+            allow_legacy=allow_legacy_flag,
+            allow_private_keys=allow_private,
+            package_sha256=package_digest(package_sha256),
+            feature_check=check,
+            keyring=verification_keyring(
+                setting(keyring_path, "keyring_path"),
+                setting(parameters_signing_key, "parameters_signing_key"),
+                setting(parameters_signing_key_id, "parameters_signing_key_id"),
+                allow_private_keys=allow_private,
+                allow_legacy=allow_legacy_flag,
+            ),
+            access_key=setting(minio_access_key, "minio_access_key"),
+            secret_key=setting(minio_secret_key, "minio_secret_key"),
+        )
+
+
+__all__ = ["FEATURE_CHECK_MODES", "ModelSettings", "normalise_store_url", "redact_url", "verification_keyring"]

@@ -1,0 +1,147 @@
+"""The answer table: every input the API accepts, answered once, so that ``predict()`` is a lookup.
+
+The input space is small (BMI 15-60 or missing x 6 x 14 x 9 = 35,532 combinations), so by default the
+pipeline is run once over all of them in a single batch. Batch and single-row predictions are the same
+function of the row, which the tests check against the pipeline itself. Without precomputing, each call
+builds one prebuilt float64 row (no per-call column building) and runs the pipeline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diabetes_risk_model.errors import PredictionError
+from diabetes_risk_model.prediction.schemas import (
+    BMI_MAX,
+    BMI_MIN,
+    Age,
+    DiabetesRisk,
+    DiabetesRiskModelInput,
+    DiabetesRiskModelOutput,
+    GeneralHealth,
+    Income,
+)
+
+#: The 21 features, in the order the pipeline was trained on (the original design's order).
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "HighBloodPressure",
+    "HighCholesterol",
+    "CholesterolChecked",
+    "BMI",
+    "Smoker",
+    "Stroke",
+    "HeartDiseaseOrHeartAttack",
+    "PhysicalActivity",
+    "Fruits",
+    "Veggies",
+    "HeavyAlchoholConsumption",
+    "AnyHealthcare",
+    "NoDoctorsVisitBecauseOfCost",
+    "GeneralHealth",
+    "MentalHealth",
+    "PhysicalHealth",
+    "DifficultyWalking",
+    "Sex",
+    "Age",
+    "Education",
+    "Income",
+)
+
+#: The features the API fills, in key order; every other feature is missing and imputed by the pipeline.
+API_FEATURES: tuple[str, ...] = ("BMI", "GeneralHealth", "Age", "Income")
+_API_INDEXES = [FEATURE_COLUMNS.index(c) for c in API_FEATURES]
+
+#: A key into the answer table: (BMI, GeneralHealth code, Age code, Income code), None = missing.
+Key = tuple[int | None, int | None, int | None, int | None]
+
+_GENERAL_HEALTH_CODES: dict[GeneralHealth, int] = {member: member.map() for member in GeneralHealth}
+_AGE_CODES: dict[Age, int] = {member: member.map() for member in Age}
+_INCOME_CODES: dict[Income, int] = {member: member.map() for member in Income}
+
+
+def key_for(data: DiabetesRiskModelInput) -> Key:
+    """The table key for one input."""
+    return (
+        data.body_mass_index,
+        None if data.general_health is None else _GENERAL_HEALTH_CODES[data.general_health],
+        None if data.age is None else _AGE_CODES[data.age],
+        None if data.income is None else _INCOME_CODES[data.income],
+    )
+
+
+def all_keys() -> itertools.product[Key]:
+    """Every input the API accepts, as table keys (35,532 of them)."""
+    return itertools.product(
+        [None, *range(BMI_MIN, BMI_MAX + 1)],
+        [None, *sorted(_GENERAL_HEALTH_CODES.values())],
+        [None, *sorted(_AGE_CODES.values())],
+        [None, *sorted(_INCOME_CODES.values())],
+    )
+
+
+def frame_for(keys: list[Key], columns: pd.Index | None = None) -> pd.DataFrame:
+    """A float64 feature frame (NaN = missing) with one row per key, in training column order."""
+    columns = pd.Index(FEATURE_COLUMNS) if columns is None else columns
+    values = np.full((len(keys), len(columns)), np.nan, dtype=np.float64)
+    if keys:
+        filled = np.array([[np.nan if v is None else v for v in key] for key in keys], dtype=np.float64)
+        values[:, _API_INDEXES] = filled
+    return pd.DataFrame(values, columns=columns, copy=False)
+
+
+def inputs_to_frame(inputs: list[DiabetesRiskModelInput]) -> pd.DataFrame:
+    """The frame the pipeline sees for these inputs (used by tests to compare with the pipeline itself)."""
+    return frame_for([key_for(item) for item in inputs])
+
+
+class AnswerTable:
+    """Answers for a loaded pipeline: a dictionary over the whole input space, or one pipeline call per key."""
+
+    def __init__(self, pipeline: Any, precompute: bool = True) -> None:
+        self._pipeline = pipeline
+        self._columns = pd.Index(FEATURE_COLUMNS)
+        self._template = np.full((1, len(FEATURE_COLUMNS)), np.nan, dtype=np.float64)
+        self._outputs = {risk: DiabetesRiskModelOutput(diabetes_risk=risk) for risk in DiabetesRisk}
+        self._table: dict[Key, DiabetesRiskModelOutput] = {}
+        if precompute:
+            keys = list(all_keys())
+            labels = pipeline.predict(frame_for(keys, self._columns))
+            self._table = {key: self._output(label) for key, label in zip(keys, labels, strict=True)}
+
+    @property
+    def precomputed(self) -> bool:
+        return bool(self._table)
+
+    def _output(self, label: Any) -> DiabetesRiskModelOutput:
+        try:
+            return self._outputs[DiabetesRisk.map(float(label))]
+        except ValueError as exc:
+            raise PredictionError(str(exc)) from None
+
+    def answer(self, key: Key) -> DiabetesRiskModelOutput:
+        """The answer for *key*: a lookup when precomputed, else one pipeline call on a prebuilt row."""
+        found = self._table.get(key)
+        if found is not None:
+            return found
+        row = self._template.copy()
+        for index, value in zip(_API_INDEXES, key, strict=True):
+            if value is not None:
+                row[0, index] = value
+        labels = self._pipeline.predict(pd.DataFrame(row, columns=self._columns, copy=False))
+        return self._output(labels[0])
+
+
+__all__ = [
+    "API_FEATURES",
+    "FEATURE_COLUMNS",
+    "AnswerTable",
+    "Key",
+    "all_keys",
+    "frame_for",
+    "inputs_to_frame",
+    "key_for",
+]

@@ -39,11 +39,11 @@ from diabetes_risk_model.training.package import expected_members, package_file_
 from diabetes_risk_model.training.run import TrainingResult, prepare_data, train
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGE_MEMBERS = [  # written out: the list, plus the manifest that signs it
+PACKAGE_MEMBERS = [  # written out: the list, plus the signature over it
     "data_report.html",
-    "manifest.json",
     "metrics.json",
     "model.pkl",
+    "model.sig",
     "plots/auc.png",
     "plots/class_report.png",
     "plots/confusion_matrix.png",
@@ -82,7 +82,7 @@ def real_rows(diabetes_csv: Path) -> pd.DataFrame:
 
 def test_artifacts_directory_holds_exactly_the_run_outputs(run: TrainingResult) -> None:
     files = sorted(str(p.relative_to(run.artifacts_dir)) for p in run.artifacts_dir.rglob("*") if p.is_file())
-    assert files == sorted([m for m in PACKAGE_MEMBERS if m != "manifest.json"] + ["pycaret.log"])
+    assert files == sorted([m for m in PACKAGE_MEMBERS if m != "model.sig"] + ["pycaret.log"])
 
 
 def test_plots_are_six_real_pngs(run: TrainingResult) -> None:
@@ -188,7 +188,7 @@ def test_package_members_are_exact_and_signed(run: TrainingResult, keyring: Keyr
         "2026_01_02",
     )
     listed = sorted(member.path for member in manifest.members)
-    assert listed == [n for n in PACKAGE_MEMBERS if n != "manifest.json"]  # the manifest covers model.pkl
+    assert listed == [n for n in PACKAGE_MEMBERS if n != "model.sig"]  # the signature covers model.pkl
 
 
 def test_packaged_model_predicts_after_verification(

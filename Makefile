@@ -11,7 +11,9 @@ PIP         := $(PYTHON) -m pip
 BOOTSTRAP_PYTHON ?= python3.11
 DRM_TOOLS   ?= $(HOME)/.cache/drm-tools
 MINIO_BIN   ?= $(DRM_TOOLS)/bin/minio
-DIABETES_DATA ?= data/diabetes_binary_5050split_health_indicators_BRFSS2015.csv
+# The training CSV. Left unset, training uses data/diabetes_binary_5050split_health_indicators_BRFSS2015.csv if it
+# exists, else downloads it from Kaggle when credentials are configured (diabetes_risk_model/training/data.py).
+DIABETES_DATA ?=
 KEYS_DIR    ?= .keys
 PYTEST_ARGS ?=
 export DRM_TOOLS MINIO_BIN DIABETES_DATA
@@ -49,8 +51,15 @@ deploy-tools: ## Build kubeconform and helm with go install and fetch offline sc
 
 # -- the main job ------------------------------------------------------------------------------
 
+# MinIO is built for `make run` only when it can be: a binary already at MINIO_BIN, or Go on PATH. Otherwise (or
+# with MINIO_URL set) nothing is built and run_local.py serves from the local directory store (or MINIO_URL).
 .PHONY: run
-run: install minio ## End to end: key, fast training, sign, package, publish, serve, one prediction
+run: install ## End to end: key, fast training, sign, package, publish, serve, one prediction
+	@PYTHONPATH=$(CURDIR) $(PYTHON) -m diabetes_risk_model.training.preflight --no-package  # the data, before any build
+	@if [ -z "$${MINIO_URL:-}" ]; then \
+		if [ -x "$(MINIO_BIN)" ] || command -v go >/dev/null 2>&1; then bash scripts/build_minio.sh; \
+		else echo "==> no MinIO binary at $(MINIO_BIN) and no Go toolchain to build one: skipping the MinIO build"; fi; \
+	fi
 	@$(PYTHON) scripts/run_local.py --keys-dir $(KEYS_DIR)
 
 .PHONY: stop
@@ -68,8 +77,15 @@ verify: install ## Verify a package: make verify PACKAGE=path/to.zip (keys from 
 
 # -- checks ------------------------------------------------------------------------------------
 
+# `make test` builds only the tools the selected tests use: MinIO for every directory but tests/signing (and the
+# repository-wide tests/test_*.py), the deployment tools for tests/deploy. No path in PYTEST_ARGS: the whole suite.
+TEST_PATHS      = $(filter tests%,$(PYTEST_ARGS))
+TEST_NO_MINIO   = tests/signing% tests/test_hygiene.py% tests/test_make_run.py%
+TEST_TOOLS      = $(if $(TEST_PATHS),$(if $(filter-out $(TEST_NO_MINIO),$(TEST_PATHS)),minio) \
+                  $(if $(filter tests tests/ tests/deploy%,$(TEST_PATHS)),deploy-tools),minio deploy-tools)
+
 .PHONY: test
-test: install minio deploy-tools ## Run the whole suite: unit, real-MinIO integration, service, notebook, deployment
+test: install $(TEST_TOOLS) ## Run the suite (PYTEST_ARGS="tests/signing -x" for a part; builds only the tools it needs)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint

@@ -4,12 +4,14 @@
 1. a development Ed25519 keyring in .keys/ (git-ignored; private ring 0600, public ring for the service)
 2. a model store: $MINIO_URL if set; else a real MinIO built from source, started on loopback;
    else (no Go toolchain) a local directory store
-3. fast training on the real data ($DIABETES_DATA, or Kaggle), signed and packaged
-4. the package published to the store
-5. the service started on 127.0.0.1 (uvicorn, docker_rest_config.yaml, public keys only)
+3. fast training on the real data ($DIABETES_DATA, else data/<the CSV>, else Kaggle), signed and packaged
+4. the package published to the store: one line `published <object> sequence=<n> sha256=<hex>`
+5. the service started on 127.0.0.1 (uvicorn, docker_rest_config.yaml, public keys only), pinned to that
+   package: MODEL_PACKAGE_SHA256 and MODEL_MIN_SEQUENCE in its environment
 6. one prediction sent, request and response printed; the service (and MinIO) left running
 
-`make stop` stops what this started (pids in .run/pids).
+`make stop` stops what this started (pids in .run/pids). Where the data will come from is checked before
+anything starts, so a missing CSV (without Kaggle credentials) fails in the first second.
 """
 
 from __future__ import annotations
@@ -98,12 +100,21 @@ def start_store(env: dict[str, str], pids: list[int]) -> str:
     return server.url
 
 
+def check_data(env: dict[str, str]) -> str:
+    """Where training will read the data from ($DIABETES_DATA, data/<the CSV>, or Kaggle); fail now if nowhere."""
+    from diabetes_risk_model.training.data import DEFAULT_DATA_PATH, check_data_source
+
+    env = dict(env)
+    if env.get("DIABETES_DATA"):
+        env["DIABETES_DATA"] = str(REPO / env["DIABETES_DATA"])  # training runs in REPO; an absolute path stays
+    return check_data_source(None, env, default=REPO / DEFAULT_DATA_PATH)
+
+
 def train(env: dict[str, str], output: Path) -> Path:
     say("training in fast mode, then signing and packaging (a few minutes on 2 cores)")
     before = set(output.glob(f"{QUALIFIED_NAME}-*.zip"))
+    # No --data: the training CLI finds the data itself ($DIABETES_DATA, data/<the CSV>, then Kaggle).
     cmd = [sys.executable, "-m", "diabetes_risk_model.training", "--fast", "--output", str(output), "--no-upload"]
-    if env.get("DIABETES_DATA"):
-        cmd += ["--data", env["DIABETES_DATA"]]
     subprocess.run(cmd, cwd=REPO, env=env, check=True)
     made = sorted(set(output.glob(f"{QUALIFIED_NAME}-*.zip")) - before) or sorted(
         output.glob(f"{QUALIFIED_NAME}-*.zip")
@@ -139,6 +150,7 @@ def main() -> int:
     private_ring, public_ring = ensure_keys(keys_dir)
     if args.only_keys:
         return 0
+    say(f"training data: {check_data(dict(os.environ))}")
 
     RUN_DIR.mkdir(exist_ok=True)
     pids: list[int] = []
@@ -149,11 +161,15 @@ def main() -> int:
     package = train({**env, "MODEL_KEYRING": str(private_ring)}, REPO / "artifacts")
     say(f"built {package.relative_to(REPO)}")
 
+    from diabetes_risk_model.signing import Keyring
     from diabetes_risk_model.storage import store_from_env
+    from diabetes_risk_model.training.publish import package_pin, publish, published_line
 
     store = store_from_env(env)
-    store.upload(package, package.name, progress=sys.stderr.isatty())
-    say(f"published {package.name} to {env['MINIO_URL']} bucket {store.bucket}")
+    object_name = publish(package, store=store, progress=sys.stderr.isatty())
+    pin = package_pin(package, Keyring.load(public_ring))
+    say(f"stored in {env['MINIO_URL']} bucket {store.bucket}")
+    print(published_line(object_name, pin), flush=True)
 
     parameters_version = package.stem.rsplit("-", 1)[-1]
     url = f"http://127.0.0.1:{args.port}"
@@ -162,6 +178,9 @@ def main() -> int:
         "REST_CONFIG": str(REPO / "configuration" / "docker_rest_config.yaml"),
         "MODEL_KEYRING": str(public_ring),  # the service gets public keys only
         "MODEL_PARAMETERS_VERSION": parameters_version,
+        # Pinned to the package just published: another file under that name, or an older sequence, is refused.
+        "MODEL_PACKAGE_SHA256": pin.sha256,
+        "MODEL_MIN_SEQUENCE": str(pin.sequence),
     }
     service_env.pop("PARAMETERS_SIGNING_KEY", None)
     log = (RUN_DIR / "service.log").open("ab")

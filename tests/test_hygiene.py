@@ -3,12 +3,16 @@
 - Importing any of our modules does no I/O: no file opened (other than code), no socket, no process.
 - No key material or password literal outside tests/.
 - Nothing from ../shared (the data, the compat package) is committed.
+- No runtime state or credentials are committed, recognised by path and by content (env files holding
+  ``*_KEY=``/``PASSWORD=`` values, logs, MinIO data directories, pid files); the recogniser is itself tested
+  against planted examples, so it can fail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -117,3 +121,105 @@ def test_no_secret_literals_outside_tests(needle: str) -> None:
         and needle.encode() in p.read_bytes()
     ]
     assert offenders == []
+
+
+# -- runtime state and credentials ------------------------------------------------------------------------------
+
+#: A dotenv/shell assignment at the start of a line whose name marks a credential, with a literal value
+#: (``${VAR}``, ``$(...)``, ``$VAR`` and ``<placeholder>`` are references, not values).
+_CREDENTIAL_LINE = re.compile(
+    rb"^(?:export[ \t]+)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>[^\s$<].*)?$",
+    re.MULTILINE,
+)
+_MINIO_METADATA_MAGIC = b"XL2 "  # the first bytes of MinIO's xl.meta object metadata files
+_PID_CONTENT = re.compile(rb"\A(?:[0-9]{1,10}\n?)+\Z")
+_LOG_LINE = re.compile(rb"^(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d|INFO:|WARNING:|ERROR:|API: )", re.MULTILINE)
+
+
+def runtime_state_reasons(relative: str, content: bytes) -> list[str]:
+    """Why a file at *relative* (repository-relative, ``/``-separated) with *content* is runtime state or a secret."""
+    parts = relative.split("/")
+    name = parts[-1]
+    reasons = []
+    if ".run" in parts[:-1]:
+        reasons.append("under .run/ (make run's runtime state)")
+    if name == ".env" or name.endswith(".env") or name.startswith(".env."):
+        reasons.append("an env file")
+    if name.endswith((".log", ".log.1")) or name in {"nohup.out", "logs.log"} or "logs" in parts[:-1]:
+        reasons.append("a log file")
+    if name.endswith(".pid") or name in {"pids", "pid"}:
+        reasons.append("a pid file")
+    if ".minio.sys" in parts or name == "xl.meta" or any(part.startswith("minio-data") for part in parts[:-1]):
+        reasons.append("inside a MinIO data directory")
+    # By content, whatever the file is called.
+    for match in _CREDENTIAL_LINE.finditer(content):
+        name = match.group("name")
+        if match.group("value") and (name.endswith((b"_KEY", b"_TOKEN")) or re.search(b"PASSWORD|SECRET", name)):
+            reasons.append(f"assigns a literal value to {match.group('name').decode()}")
+    if content.startswith(_MINIO_METADATA_MAGIC):
+        reasons.append("MinIO object metadata (xl.meta)")
+    if _PID_CONTENT.match(content) and len(content.split()) <= 16 and not relative.endswith((".py", ".txt")):
+        reasons.append("holds only process ids")
+    if len(_LOG_LINE.findall(content)) >= 3 and not relative.endswith((".py", ".md", ".ipynb")):
+        reasons.append("reads like a log")
+    return reasons
+
+
+PLANTED: dict[str, bytes] = {
+    ".run/minio.env": b"MINIO_URL=127.0.0.1:9000\n",
+    "config/service.env": b"MINIO_URL=127.0.0.1:9000\n",
+    "deploy/settings.txt": b"MINIO_ACCESS_KEY=minio\nMINIO_SECRET_KEY=s3cr3t-but-committed\n",
+    "notes/creds": b"export MINIO_ROOT_PASSWORD=hunter2hunter2\n",
+    "scripts/values.cfg": b"PARAMETERS_SIGNING_KEY=0123456789abcdef0123456789abcdef\n",
+    "service.log": b"starting\n",
+    "var/output": b"2026-12-02T01:00:00Z started\n2026-12-02T01:00:01Z ready\n2026-12-02 01:00:02 stopped\n",
+    "minio-data/model-files/pkg.zip/xl.meta": b"XL2 \x01\x00\x03\x00",
+    "data/bucket/part.1": b"XL2 \x01\x00\x03\x00 object metadata",
+    "data/.minio.sys/format.json": b'{"version":"1","format":"xl-single"}',
+    "state/service.pid": b"12345\n",
+    "state/running": b"4242\n4343\n",
+}
+LEGITIMATE: dict[str, bytes] = {
+    "configuration/example.yaml": b"minio_secret_key: ${MINIO_SECRET_KEY}\n",
+    "docs/setup.md": b"export PARAMETERS_SIGNING_KEY=$(openssl rand -hex 32)\nMINIO_SECRET_KEY=<from your vault>\n",
+    "scripts/tool.py": b'KEY_ENV = "PARAMETERS_SIGNING_KEY"\n        MINIO_SECRET_KEY=server.secret_key,\n',
+    "make/kube.mk": b'\tMINIO_SECRET_KEY="$$MINIO_ROOT_PASSWORD" run\n',
+    "requirements.txt": b"numpy==1.26.4\n",
+}
+
+
+@pytest.mark.parametrize("relative", sorted(PLANTED))
+def test_runtime_state_recogniser_flags_planted_examples(relative: str) -> None:
+    assert runtime_state_reasons(relative, PLANTED[relative]), relative
+
+
+@pytest.mark.parametrize("relative", sorted(LEGITIMATE))
+def test_runtime_state_recogniser_passes_references_and_code(relative: str) -> None:
+    assert runtime_state_reasons(relative, LEGITIMATE[relative]) == []
+
+
+def test_no_runtime_state_or_credentials_are_tracked() -> None:
+    offenders = {}
+    for path in _tracked_files():
+        if not path.is_file():
+            continue
+        relative = path.relative_to(REPO).as_posix()
+        content = b"" if relative == "tests/test_hygiene.py" else path.read_bytes()  # it holds planted examples
+        reasons = runtime_state_reasons(relative, content)
+        if reasons:
+            offenders[relative] = reasons
+    assert offenders == {}
+
+
+def test_planted_runtime_state_in_a_scratch_repository_is_caught(tmp_path: Path) -> None:
+    """The same check, end to end on git: files added to a repository are found through ``git ls-files``."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for relative, content in PLANTED.items():
+        target = tmp_path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-f", "."], check=True)
+    listed = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "-z"], capture_output=True, check=True).stdout
+    flagged = {name for name in listed.decode().split("\0") if name
+               and runtime_state_reasons(name, (tmp_path / name).read_bytes())}  # fmt: skip
+    assert flagged == set(PLANTED)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from diabetes_risk_model import __version__
-from diabetes_risk_model.errors import DiabetesRiskModelError
+from diabetes_risk_model.errors import ConfigurationError, DiabetesRiskModelError
 
 DESCRIPTION = """Train the diabetes risk model on the real data, sign it into a package and upload it.
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fast",
         action="store_true",
-        help="CI mode: 3,000-row stratified sample, 3 folds, lr/dt/gbc only, 2 tuning iterations",
+        help="CI and make run: every row, 2 folds, lr/dt/gbc only, 2 tuning iterations",
     )
     parser.add_argument("--data", type=Path, default=None, help="path to the Kaggle CSV (overrides $DIABETES_DATA)")
     parser.add_argument(
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip training: sign and package <output>/artifacts/ from an earlier run",
     )
-    parser.add_argument("--sample-rows", type=int, default=None, help="override the number of rows trained on")
+    parser.add_argument("--sample-rows", type=int, default=None, help="train on a stratified sample of this many rows")
     parser.add_argument(
         "--parameters-version", default=None, help="package parameters version (default: today's UTC date, YYYY_MM_DD)"
     )
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, started: float) -> int:
     from diabetes_risk_model.training.package import package_model
     from diabetes_risk_model.training.params import params_for
-    from diabetes_risk_model.training.publish import publish
+    from diabetes_risk_model.training.publish import package_pin, publish, published_line
     from diabetes_risk_model.training.run import ARTIFACTS_DIR, prepare_data, train
 
     params = params_for("fast" if args.fast else "full", sample_rows=args.sample_rows)
@@ -87,6 +87,8 @@ def _run(args: argparse.Namespace, started: float) -> int:
         from diabetes_risk_model.signing import Keyring
 
         keyring = Keyring.from_env()
+        if not keyring.has_secrets:
+            raise ConfigurationError("the keyring named by MODEL_KEYRING holds public keys only; it cannot sign")
         if not args.no_upload:
             from diabetes_risk_model.storage import store_from_env
 
@@ -106,7 +108,7 @@ def _run(args: argparse.Namespace, started: float) -> int:
         if args.no_upload:
             print("not uploaded (--no-upload)")
         else:
-            object_name = publish(package, store=store)
-            print(f"uploaded: {object_name}")
+            object_name = publish(package, store=store, progress=sys.stderr.isatty())
+            print(published_line(object_name, package_pin(package, keyring)))
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     return 0

@@ -118,6 +118,23 @@ def locate_data(
     )
 
 
+def check_data_source(
+    explicit: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    default: Path = DEFAULT_DATA_PATH,
+) -> str:
+    """Where :func:`locate_data` will find the data, checked without downloading anything (a pre-flight check).
+
+    Returns the CSV's path, or ``"Kaggle (<dataset>)"`` when the download will be needed and credentials are
+    configured. Raises the same one-line :class:`DataNotFound` as :func:`locate_data` otherwise.
+    """
+    env = os.environ if environ is None else environ
+    configured = (explicit is not None and str(explicit) != "") or bool(env.get(DATA_ENV, ""))
+    if not configured and not default.is_file() and kaggle_credentials_available(env):
+        return f"Kaggle ({KAGGLE_DATASET})"
+    return str(locate_data(explicit, env, default, allow_download=False))
+
+
 def validate_columns(columns: list[str] | tuple[str, ...], expected: tuple[str, ...] = ORIGINAL_COLUMNS) -> None:
     """Raise :class:`SchemaMismatch` naming every missing and unexpected column (order is not checked)."""
     present = list(columns)

@@ -2,7 +2,9 @@
 
 Kept so the notebook shows the idea the project grew from — a keyed signature over the pickle, checked
 before anything is unpickled — and that it holds: changing or appending a single byte is refused with
-``itsdangerous.BadSignature``. The key comes only from ``PARAMETERS_SIGNING_KEY`` in the environment.
+``itsdangerous.BadSignature``. The notebook signs with a throwaway key of its own (the demonstration signature is
+never shipped); :func:`signing_key_from_env` reads the original design's ``PARAMETERS_SIGNING_KEY`` for callers
+that want the original's key.
 
 What it lacks (the manifest, the other files, key ids, versions, rollback protection) is what
 :func:`diabetes_risk_model.signing.build_package` adds; the package the project ships is that one, and
@@ -21,6 +23,7 @@ from typing import Any
 from itsdangerous import BadSignature, Signer
 
 from diabetes_risk_model.errors import MissingEnvironmentVariable
+from diabetes_risk_model.files import atomic_writer
 
 KEY_ENV = "PARAMETERS_SIGNING_KEY"
 
@@ -35,13 +38,10 @@ def signing_key_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 
 def pickle_model(model: Any, path: Path) -> Path:
-    """Pickle *model* to *path* (written to a temporary name, then renamed). Returns *path*."""
+    """Pickle *model* to *path* (through :func:`diabetes_risk_model.files.atomic_writer`). Returns *path*."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:
+    with atomic_writer(path) as handle:
         pickle.dump(model, handle, protocol=pickle.DEFAULT_PROTOCOL)
-    partial.replace(path)
     return path
 
 

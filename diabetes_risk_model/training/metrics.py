@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from diabetes_risk_model.errors import DataError
+from diabetes_risk_model.files import atomic_writer
 
 METRICS_NAME = "metrics.json"
 SCHEMA_VERSION = 1
@@ -116,19 +115,12 @@ def build_metrics(
 
 
 def write_metrics(metrics: dict[str, Any], path: Path) -> Path:
-    """Write *metrics* as indented UTF-8 JSON, atomically (temporary file in the same directory)."""
+    """Write *metrics* as indented UTF-8 JSON, atomically (through :func:`diabetes_risk_model.files.atomic_writer`)."""
     missing = [key for key in REQUIRED_KEYS if key not in metrics]
     if missing:
         raise DataError("metrics document lacks keys: " + ", ".join(missing), missing=missing)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"  # pycaret's column order kept
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as handle:
+        handle.write(text.encode("utf-8"))
     return path

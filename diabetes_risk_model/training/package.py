@@ -1,7 +1,8 @@
 """Step 6b: the signed package ``diabetes_risk_model-<version>-<YYYY_MM_DD>.zip``.
 
-Members, exactly: ``model.pkl`` (listed with its digests in the signed ``manifest.json``), ``data_report.html``,
-the six plots under ``plots/``, ``metrics.json``, and ``manifest.json`` itself. Unlike the original design's
+Members, exactly: ``model.pkl``, ``data_report.html``, the six plots under ``plots/``, ``metrics.json`` (each
+listed with its digest in the signed statement), and the signature ``model.sig`` itself (the ``oms-v1`` format
+:func:`diabetes_risk_model.signing.build_package` writes). Unlike the original design's
 zip there is no unsigned pickle beside a signed one and nothing else (no ``.DS_Store``): the members are
 named one by one here, never collected by globbing a directory.
 """
@@ -19,7 +20,7 @@ from diabetes_risk_model.training.profile import REPORT_NAME
 
 PACKAGE_NAME = "diabetes_risk_model"
 MODEL_NAME = "model.pkl"
-MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "model.sig"  # what build_package adds: the signed statement over every other member
 
 
 def parameters_version_for(when: datetime | None = None) -> str:
@@ -28,13 +29,19 @@ def parameters_version_for(when: datetime | None = None) -> str:
 
 
 def package_file_name(version: str = __version__, parameters_version: str | None = None) -> str:
-    """``diabetes_risk_model-<version>-<parameters_version>.zip``; also the object name in the store."""
-    return f"{PACKAGE_NAME}-{version}-{parameters_version or parameters_version_for()}.zip"
+    """``diabetes_risk_model-<version>-<parameters_version>.zip``; also the object name in the store.
+
+    The name itself is defined once, by :func:`diabetes_risk_model.signing.package.package_file_name`; this
+    only fills in training's defaults (this package's version, today's UTC date).
+    """
+    from diabetes_risk_model.signing.package import package_file_name as signed_package_file_name
+
+    return signed_package_file_name(PACKAGE_NAME, version, parameters_version or parameters_version_for())
 
 
 def expected_members(plots: tuple[str, ...] = tuple(PLOT_FILES)) -> list[str]:
     """The exact, sorted member list of a package built by :func:`package_model`."""
-    return sorted([MODEL_NAME, MANIFEST_NAME, REPORT_NAME, METRICS_NAME, *(PLOT_FILES[plot] for plot in plots)])
+    return sorted([MODEL_NAME, SIGNATURE_NAME, REPORT_NAME, METRICS_NAME, *(PLOT_FILES[plot] for plot in plots)])
 
 
 def extra_members(artifacts_dir: Path, plots: tuple[str, ...] = tuple(PLOT_FILES)) -> dict[str, Path]:

@@ -79,6 +79,22 @@ def setup_experiment(data: pd.DataFrame, params: TrainingParams, log_path: Path 
     return StepResult(experiment, experiment.pull(), time.perf_counter() - started)
 
 
+def readable_table(table: pd.DataFrame, max_width: int = 60) -> pd.DataFrame:
+    """A copy of a pycaret table whose text cells are one line of at most *max_width* characters.
+
+    pycaret's setup table holds the feature-selection estimator's multi-line ``repr``, which makes the whole
+    table hundreds of characters wide when printed; collapsed and shortened, it fits a terminal or a CI log.
+    """
+
+    def shorten(value: Any) -> Any:
+        if isinstance(value, (bool, int, float)) or value is None:
+            return value
+        text = " ".join(str(value).split())
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    return table.apply(lambda column: column.map(shorten))
+
+
 def compare(experiment: Any, params: TrainingParams) -> StepResult:
     """``compare_models()`` (restricted to ``params.compare_include`` in fast mode); ``model`` is the best one."""
     started = time.perf_counter()

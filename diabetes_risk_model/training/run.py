@@ -88,7 +88,7 @@ def train(
     setup = pipeline.setup_experiment(frame, params, log_path=artifacts / "pycaret.log")
     experiment = setup.model
     timings["setup"] = setup.seconds
-    report(setup.table.to_string())
+    report(pipeline.readable_table(setup.table).to_string())
 
     report("compare_models" + (f" (include={list(params.compare_include)})" if params.compare_include else ""))
     compared = pipeline.compare(experiment, params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import pytest
 
 from diabetes_risk_model import __version__
 from diabetes_risk_model.signing import Expectation, Keyring, verify_package
+from diabetes_risk_model.signing.hashing import sha256_file
+from diabetes_risk_model.signing.keys import ED25519, Key
 from diabetes_risk_model.storage import open_store
 from diabetes_risk_model.training.data import load_data, rename_columns
 from diabetes_risk_model.training.package import expected_members
@@ -53,10 +56,16 @@ def test_notebook_has_a_parameters_cell_and_no_key_literal() -> None:
 def test_fast_notebook_uploads_a_package_the_verifier_accepts(
     minio_server, diabetes_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = os.urandom(32).hex()
-    monkeypatch.setenv("PARAMETERS_SIGNING_KEY", key)
+    # Only MODEL_KEYRING, as `make reproduce` after `make run`: the itsdangerous demonstration step needs no
+    # PARAMETERS_SIGNING_KEY (it uses a throwaway key of its own).
+    ring_path = tmp_path / "signing_keyring.json"
+    Keyring([Key.generate("notebook-test", ED25519)]).save(ring_path)
+    stored_key = json.loads(ring_path.read_text())["keys"][0]
+    secrets_in_ring = [v for k, v in stored_key.items() if k != "public" and isinstance(v, str) and len(v) >= 32]
+    assert secrets_in_ring  # the private key's encoding, which must not appear in the executed notebook
+    monkeypatch.setenv("MODEL_KEYRING", str(ring_path))
+    monkeypatch.delenv("PARAMETERS_SIGNING_KEY", raising=False)
     monkeypatch.delenv("PARAMETERS_SIGNING_KEY_ID", raising=False)
-    monkeypatch.delenv("MODEL_KEYRING", raising=False)
     monkeypatch.setenv("DIABETES_DATA", str(diabetes_csv))
     monkeypatch.setenv("MINIO_URL", minio_server.endpoint)
     monkeypatch.setenv("MINIO_ACCESS_KEY", minio_server.access_key)
@@ -71,7 +80,9 @@ def test_fast_notebook_uploads_a_package_the_verifier_accepts(
     papermill.execute_notebook(
         str(NOTEBOOK),
         str(executed),
-        parameters={"mode": "fast", "output_dir": str(output_dir), "parameters_version": PARAMETERS_VERSION},
+        # A 3,000-row sample keeps this test short; the fast preset itself (every row) is tested by test_make_run.
+        parameters={"mode": "fast", "sample_rows": 3000, "output_dir": str(output_dir),
+                    "parameters_version": PARAMETERS_VERSION},
         cwd=str(REPO),
         kernel_name="python3",
         progress_bar=False,
@@ -79,23 +90,27 @@ def test_fast_notebook_uploads_a_package_the_verifier_accepts(
 
     # The notebook showed pycaret's tables and the faithful tamper demonstration, and never the key.
     raw = executed.read_text()
-    assert key not in raw
+    assert not [secret for secret in secrets_in_ring if secret in raw]
     text = _outputs_text(json.loads(raw))
     assert "Gradient Boosting Classifier" in text and "Logistic Regression" in text  # compare table
     assert "Mean" in text and "Std" in text  # create/tune CV tables
     assert "one byte appended" in text and "BadSignature" in text
     object_name = f"diabetes_risk_model-{__version__}-{PARAMETERS_VERSION}.zip"
-    assert f"uploaded {object_name}" in text
+    line = rf"^published {re.escape(object_name)} sequence=(\d+) sha256=([0-9a-f]{{64}})$"
+    published = re.search(line, text, re.MULTILINE)
+    assert published is not None, text[-2000:]
 
     # Download what MinIO holds (not the local file) and verify it as the service would.
     store = open_store(minio_server.endpoint, BUCKET, minio_server.access_key, minio_server.secret_key)
     assert store.exists(object_name)
     downloaded = store.download(object_name, tmp_path / "downloaded" / object_name)
     assert downloaded.read_bytes() == (output_dir / object_name).read_bytes()
-    keyring = Keyring.from_env({"PARAMETERS_SIGNING_KEY": key})
+    assert sha256_file(downloaded) == published.group(2)
+    keyring = Keyring.load(ring_path)
     verified = verify_package(
         downloaded, keyring.public(), Expectation("diabetes_risk_model", __version__, PARAMETERS_VERSION)
     )
+    assert verified.manifest.sequence == int(published.group(1))
     with zipfile.ZipFile(downloaded) as archive:
         assert sorted(archive.namelist()) == expected_members()
     assert "signed_model.pkl" not in expected_members()

@@ -23,11 +23,14 @@ def test_full_preset_is_the_original_design() -> None:
 
 
 def test_fast_preset_is_small_and_overridable() -> None:
-    assert FAST.mode == "fast" and FAST.sample_rows == 3000 and FAST.folds == 3 and FAST.tune_iterations == 2
+    # Every row, as the full run: on a 3,000- or 10,000-row sample feature selection swapped GeneralHealth, an
+    # API input, for PhysicalHealth. Fewer folds, models and tuning iterations make the mode fast.
+    assert FAST.mode == "fast" and FAST.sample_rows is None and FAST.folds == 2 and FAST.tune_iterations == 2
     assert FAST.compare_include is not None and "gbc" in FAST.compare_include
     assert params_for("fast") == FAST and params_for("full") == FULL
     assert params_for("fast", sample_rows=5000, compare_include=["lr"]).compare_include == ("lr",)
     assert params_for("fast", sample_rows=None) == FAST  # None means "keep the preset's value"
+    assert params_for("fast", sample_rows=3000).sample_rows == 3000
     assert FAST.to_dict()["compare_include"] == list(FAST.compare_include)
 
 
@@ -63,6 +66,24 @@ def test_publish_uploads_under_the_package_name(tmp_path: Path) -> None:
                    progress=False)  # fmt: skip
     assert name == package.name
     assert (store_root / "models" / package.name).read_bytes() == package.read_bytes()
+
+
+def test_published_line_has_the_sequence_from_the_manifest_and_the_file_digest(tmp_path: Path) -> None:
+    from diabetes_risk_model.signing import Keyring, build_package
+    from diabetes_risk_model.signing.hashing import sha256_file
+    from diabetes_risk_model.training.publish import package_pin, published_line
+
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"\x80\x04N.")  # pickle of None: never unpickled here
+    keyring = Keyring.from_env({"PARAMETERS_SIGNING_KEY": "k" * 32})
+    package = build_package(tmp_path / "out", name="diabetes_risk_model", version=__version__,
+                            parameters_version="2026_01_02", model_pickle=model, extra_members={},
+                            keyring=keyring, sequence=41)  # fmt: skip
+    pin = package_pin(package, keyring)
+    assert pin.sequence == 41 and pin.sha256 == sha256_file(package)
+    line = published_line(package.name, pin)
+    assert line == f"published {package.name} sequence=41 sha256={sha256_file(package)}"
+    assert len(line.split()) == 4 and len(pin.sha256) == 64
 
 
 def test_publish_refuses_a_missing_package_and_a_missing_store(tmp_path: Path) -> None:

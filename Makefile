@@ -67,7 +67,7 @@ stop: ## Stop the service and MinIO that `make run` started
 	@if [ -f .run/pids ]; then while read -r pid; do kill "$$pid" 2>/dev/null && echo "stopped $$pid" || true; done < .run/pids; rm -f .run/pids; else echo "nothing to stop"; fi
 
 .PHONY: keygen
-keygen: install ## Generate a development Ed25519 signing keyring in .keys/ (git-ignored)
+keygen: install ## Generate a development ECDSA P-256 signing keyring in .keys/ (git-ignored)
 	@$(PYTHON) scripts/run_local.py --keys-dir $(KEYS_DIR) --only-keys
 
 .PHONY: verify

@@ -46,7 +46,7 @@ kube_need_file = $(if $(wildcard $(1)),,$(error $@: $(1) not found ($(2))))
 kube_outside_repo = $(if $(filter $(abspath $(CURDIR))/%,$(realpath $(1))),$(error $@: $(2) points inside the repository; keep key material outside it))
 
 # kube-secrets' guard: the service gets verification keys only, so a keyring holding anything that can sign is
-# refused: Ed25519 private keys (write the public view with: python -m diabetes_risk_model public --keyring K
+# refused: private keys (write the public view with: python -m diabetes_risk_model public --keyring K
 # --output P) and HMAC keys (symmetric: the secret that verifies also signs, and no public view exists).
 define KUBE_CHECK_KEYRING_PY
 import sys
@@ -66,7 +66,7 @@ if private:
 hmac = [key.key_id for key in ring.keys if key.secret is not None]
 if hmac or ring.has_secrets:
     sys.exit("kube-secrets: MODEL_PUBLIC_KEYRING holds HMAC keys (" + ", ".join(hmac) + "), which can sign; "
-             "the service verifies with public keys only: sign with an Ed25519 key")
+             "the service verifies with public keys only: sign with an ECDSA key")
 print(f"kube-secrets: verification keyring with {len(ring)} key(s): " + ", ".join(k.key_id for k in ring.keys))
 endef
 export KUBE_CHECK_KEYRING_PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """`make run`: the whole product on one machine, from nothing to a served prediction.
 
-1. a development Ed25519 keyring in .keys/ (git-ignored; private ring 0600, public ring for the service)
+1. a development ECDSA P-256 keyring in .keys/ (git-ignored; private ring 0600, public ring for the service)
 2. a model store: $MINIO_URL if set; else a real MinIO built from source, started on loopback;
    else (no Go toolchain) a local directory store
 3. fast training on the real data ($DIABETES_DATA, else data/<the CSV>, else Kaggle), signed and packaged
@@ -50,7 +50,7 @@ def say(message: str) -> None:
 def ensure_keys(keys_dir: Path) -> tuple[Path, Path]:
     """Create the development keyrings once; reuse them afterwards."""
     from diabetes_risk_model.signing import Keyring
-    from diabetes_risk_model.signing.keys import ED25519, Key
+    from diabetes_risk_model.signing.keys import ECDSA_P256, Key
 
     private_path, public_path = keys_dir / "signing_keyring.json", keys_dir / "public_keyring.json"
     if private_path.is_file() and public_path.is_file():
@@ -62,10 +62,10 @@ def ensure_keys(keys_dir: Path) -> tuple[Path, Path]:
     if not ignored:
         raise SystemExit(f"error: {keys_dir} is not git-ignored; refusing to write key material there")
     key_id = "dev-" + time.strftime("%Y%m%d", time.gmtime()) + "-" + secrets.token_hex(3)
-    ring = Keyring([Key.generate(key_id, ED25519)])
+    ring = Keyring([Key.generate(key_id, ECDSA_P256)])
     ring.save(private_path, allow_inside_repository=True)
     ring.public().save(public_path, allow_inside_repository=True)
-    say(f"generated development Ed25519 key {key_id}: private ring {private_path} (0600), public ring {public_path}")
+    say(f"generated development ECDSA P-256 key {key_id}: private ring {private_path} (0600), public ring {public_path}")
     return private_path, public_path
 
 

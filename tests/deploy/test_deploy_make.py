@@ -183,7 +183,7 @@ def secret_env(tmp_path: Path, keyring: Path) -> dict[str, str]:
 
 
 def write_keyring(path: Path, public: bool) -> Path:
-    ring = Keyring([Key.generate("release-1", "ed25519")])
+    ring = Keyring([Key.generate("release-1", "ecdsa-p256")])
     return (ring.public() if public else ring).save(path)
 
 
@@ -297,7 +297,7 @@ def signed_package(directory: Path, keyring: Keyring, parameters_version: str = 
 @pytest.fixture
 def release(tmp_path: Path) -> tuple[Path, Path, Keyring]:
     """(signed package, public keyring file, signing keyring)."""
-    ring = Keyring([Key.generate("release-1", "ed25519")])
+    ring = Keyring([Key.generate("release-1", "ecdsa-p256")])
     public = ring.public().save(tmp_path / "keys" / "public-keyring.json")
     return signed_package(tmp_path / "package", ring), public, ring
 
@@ -375,7 +375,7 @@ def test_kube_config_refuses_a_package_the_service_would_not_serve(
         "other version": "this service loads diabetes_risk_model",
     }[problem]
     if problem == "unknown key":
-        attacker = Keyring([Key.generate("attacker", "ed25519")])
+        attacker = Keyring([Key.generate("attacker", "ecdsa-p256")])
         env["PACKAGE"] = str(signed_package(tmp_path / "attacker", attacker))
     elif problem == "tampered":
         raw = bytearray(package.read_bytes())
@@ -507,7 +507,7 @@ def test_kube_upload_never_publishes_a_package_that_does_not_verify(
     """Signed by a key the service does not hold: refused in one line before any port-forward opens."""
     path, log = stub_path
     _, public, _ = release
-    forged = signed_package(tmp_path / "forged", Keyring([Key.generate("attacker", "ed25519")]))
+    forged = signed_package(tmp_path / "forged", Keyring([Key.generate("attacker", "ecdsa-p256")]))
     env = {
         "STUB_LOG": str(log), "PACKAGE": str(forged), "MODEL_PUBLIC_KEYRING": str(public),
         "MINIO_ROOT_USER": "admin-user", "MINIO_ROOT_PASSWORD": "root-password-value-1",

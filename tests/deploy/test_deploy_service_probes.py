@@ -89,7 +89,7 @@ def deployment_environment(
     # Files the pod gets from the ConfigMap and the Secret volume.
     assert env["REST_CONFIG"].endswith("/kubernetes_rest_config.yaml")
     env["REST_CONFIG"] = str(REPO / "configuration" / "kubernetes_rest_config.yaml")
-    ring = keyring or Keyring([Key.generate("release-1", "ed25519")])
+    ring = keyring or Keyring([Key.generate("release-1", "ecdsa-p256")])
     env["MODEL_KEYRING"] = str(ring.public().save(tmp_path / "keyring" / "keyring.json"))
     env["TMPDIR"] = str(tmp_path)
     return env
@@ -165,7 +165,7 @@ def forged(kind: str, directory: Path, service_keyring: Keyring) -> Path:
         path.write_bytes(b"not a zip at all")
         return path
     if kind == "signed by an unknown key":
-        return signed_package(directory, Keyring([Key.generate("attacker", "ed25519")]))
+        return signed_package(directory, Keyring([Key.generate("attacker", "ecdsa-p256")]))
     # "tampered after signing": the right key signed it, then one byte of model.pkl's data changed.
     package = signed_package(directory, service_keyring)
     with zipfile.ZipFile(package) as archive:
@@ -191,7 +191,7 @@ def test_a_package_that_fails_verification_restarts_the_pod_and_gets_no_traffic(
 ) -> None:
     """A refused package: startup finishes (200), liveness fails (503: the kubelet restarts the container),
     readiness fails (503: the Service sends it nothing)."""
-    service_keyring = Keyring([Key.generate("release-1", "ed25519")])
+    service_keyring = Keyring([Key.generate("release-1", "ecdsa-p256")])
     package = forged(kind, tmp_path / "forged", service_keyring)
     assert package.name == OBJECT_NAME
     store = open_store(minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key)
@@ -212,7 +212,7 @@ def test_a_package_that_fails_verification_restarts_the_pod_and_gets_no_traffic(
 def test_a_validly_signed_package_other_than_the_pinned_one_gets_no_traffic(minio_server: Any, tmp_path: Path) -> None:
     """Write access to the bucket: the object is replaced by another package signed with the service's own key.
     Its digest is not the ConfigMap's pin, so the pod is refused before verification and never becomes ready."""
-    service_keyring = Keyring([Key.generate("release-1", "ed25519")])
+    service_keyring = Keyring([Key.generate("release-1", "ecdsa-p256")])
     pinned = signed_package(tmp_path / "pinned", service_keyring, sequence=2)
     replacement = signed_package(tmp_path / "replacement", service_keyring, sequence=3)
     assert sha256_file(pinned) != sha256_file(replacement)

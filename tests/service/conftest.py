@@ -67,7 +67,7 @@ class Artifacts:
 
     pipeline: Any
     model_pickle: Path
-    package: Path  # signed with the Ed25519 key in ``keyring_file``, sequence 10
+    package: Path  # signed with the ECDSA P-256 key in ``keyring_file``, sequence 10
     hmac_package: Path  # signed with the HMAC secret ``hmac_secret``
     keyring_file: Path  # public view only
     hmac_secret: str
@@ -114,7 +114,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, api_pipeline: Any) -> Ar
     model_pickle = root / "model.pkl"
     model_pickle.write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
 
-    signing = Keyring([Key.generate("service-tests", "ed25519")])
+    signing = Keyring([Key.generate("service-tests", "ecdsa-p256")])
     keyring_file = signing.public().save(root / "keys" / "public-keyring.json")
     package = build_package(
         root / "signed",

@@ -69,7 +69,7 @@ def test_requests_latency_and_package_info_after_predictions(
         "parameters_version": PARAMETERS_VERSION,
         "sequence": str(PACKAGE_SEQUENCE),
         "key_id": "service-tests",
-        "algorithm": "ed25519",
+        "algorithm": "ecdsa-p256",
         "sha256": sha256_file(artifacts.package),
     }
     outcomes = {

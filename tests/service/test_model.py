@@ -191,7 +191,7 @@ def test_relative_file_url_resolves_against_the_working_directory(
 
 
 def test_a_wrong_key_refuses_the_package(artifacts: Artifacts, model_settings: dict[str, object], tmp_path, caplog):
-    other = Keyring([Key.generate("service-tests", "ed25519")]).public()
+    other = Keyring([Key.generate("service-tests", "ecdsa-p256")]).public()
     other_file = other.save(tmp_path / "other-keyring.json")
     with caplog.at_level(logging.INFO), pytest.raises(VerificationError):
         DiabetesRiskModel(**dict(model_settings, keyring_path=str(other_file)))
@@ -234,7 +234,7 @@ def test_signed_but_malicious_pickle_is_refused_by_the_restricted_unpickler(
     model_settings: dict[str, object], tmp_path: Path
 ) -> None:
     marker = tmp_path / "unpickled.marker"
-    signing = Keyring([Key.generate("poisoned", "ed25519")])
+    signing = Keyring([Key.generate("poisoned", "ecdsa-p256")])
     package = malicious_signed_package(tmp_path / "evil", marker, signing)
     settings = dict(
         model_settings,

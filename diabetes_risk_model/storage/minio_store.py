@@ -30,7 +30,8 @@ from diabetes_risk_model.errors import (
     StorageError,
     StorageUnavailable,
 )
-from diabetes_risk_model.storage.base import atomic_writer, validate_object_name
+from diabetes_risk_model.files import atomic_writer
+from diabetes_risk_model.storage.base import validate_object_name
 
 _CHUNK = 1024 * 1024
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}

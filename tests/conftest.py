@@ -68,8 +68,8 @@ class DistributedMinio:
 @pytest.fixture(scope="module")
 def _distributed_minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedMinio]:
     cluster = MinioCluster(tmp_path_factory.mktemp("minio-cluster"), size=2)
-    cluster.start()
     try:
+        cluster.start()
         user = ("model-service", secrets.token_urlsafe(24))
         cluster.nodes[0].add_user(*user, policy="readonly")
         yield DistributedMinio(cluster, user)

@@ -114,6 +114,14 @@ class MinioCluster:
         all of them have been launched.
         """
         deadline = time.monotonic() + timeout
+        try:
+            self._start(deadline)
+        except BaseException:
+            self.stop()  # never leave a half-started deployment behind
+            raise
+        return self
+
+    def _start(self, deadline: float) -> None:
         for node in self.nodes:
             node.launch()
         for node in self.nodes:
@@ -124,7 +132,6 @@ class MinioCluster:
         # (put and delete, in a probe bucket) succeeds through every node.
         for node in self.nodes:
             self._wait_writable(node, deadline)
-        return self
 
     def _wait_writable(self, node: MinioServer, deadline: float) -> None:
         from minio import Minio
@@ -146,9 +153,7 @@ class MinioCluster:
                 return
             except Exception as exc:  # any failure means "not writable yet"; the last one is reported
                 if time.monotonic() > deadline:
-                    raise StorageUnavailable(
-                        f"MinIO at {node.endpoint} accepted no write (write quorum) in time: {exc}"
-                    ) from None
+                    raise StorageUnavailable(f"MinIO at {node.endpoint} accepted no write in time: {exc}") from None
                 time.sleep(0.2)
 
     def stop(self) -> None:

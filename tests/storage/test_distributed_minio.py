@@ -29,9 +29,10 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 import diabetes_risk_model
-from diabetes_risk_model.errors import StorageAccessDenied
+from diabetes_risk_model.errors import StorageAccessDenied, StorageUnavailable
 from diabetes_risk_model.signing import Expectation, Keyring, verify_package
 from diabetes_risk_model.storage import open_store
+from diabetes_risk_model.storage.minio_cluster import MinioCluster
 from tests.conftest import DistributedMinio, S3Login
 from tests.service.conftest import (  # noqa: F401  (artifacts, start_service: fixtures, used by name)
     BUCKET,
@@ -235,3 +236,13 @@ def test_with_every_node_down_at_start_the_service_waits_then_becomes_ready(
         report("every node down at start, from relaunch", time.monotonic() - launched)
     assert_serves(client)
     assert distributed_minio.service_user[1] not in caplog.text
+
+
+def test_a_deployment_that_fails_to_start_leaves_no_process_behind(tmp_path: Path) -> None:
+    never_ready = tmp_path / "minio"
+    never_ready.write_text("#!/bin/sh\nexec sleep 60\n")
+    never_ready.chmod(0o755)
+    cluster = MinioCluster(tmp_path / "cluster", binary=never_ready)
+    with pytest.raises(StorageUnavailable, match="did not become ready"):
+        cluster.start(timeout=1.5)
+    assert all(node.process is None for node in cluster.nodes)

@@ -16,7 +16,10 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY service_requirements.txt /tmp/service_requirements.txt
-RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/service_requirements.txt
+# Exactly the locked files, each checked against its sha256 (--require-hashes); the lock is complete, so
+# nothing else is resolved (--no-deps), and pip check confirms it.
+RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r /tmp/service_requirements.txt \
+    && /opt/venv/bin/pip check
 
 
 FROM ${PYTHON_IMAGE} AS runtime

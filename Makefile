@@ -16,6 +16,7 @@ MINIO_BIN   ?= $(DRM_TOOLS)/bin/minio
 DIABETES_DATA ?=
 KEYS_DIR    ?= .keys
 PYTEST_ARGS ?=
+LOCK_ARGS   ?=
 export DRM_TOOLS MINIO_BIN DIABETES_DATA
 
 INSTALL_STAMP := $(VENV)/.installed
@@ -28,18 +29,22 @@ help: ## List every target with one line each
 
 $(INSTALL_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(BOOTSTRAP_PYTHON) >/dev/null || { echo "error: $(BOOTSTRAP_PYTHON) not found (pycaret 3.3.2 needs Python 3.11)"; exit 1; }
-	@echo "+ $(BOOTSTRAP_PYTHON) -m venv $(VENV) && pip install -r requirements.txt -r requirements-dev.txt"
+	@echo "+ $(BOOTSTRAP_PYTHON) -m venv $(VENV) && pip install --require-hashes --no-deps -r requirements.txt -r requirements-dev.txt"
 	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
-	@$(PIP) install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
-	@$(PIP) install --quiet --disable-pip-version-check --no-deps -e .
+	@# Exactly the locked files, each checked against its sha256; --no-deps because the locks are complete.
+	@$(PIP) install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.txt -r requirements-dev.txt
+	@$(PIP) check
+	@# The project itself is this checkout, not a published file, so it has no hash: it brings no dependency
+	@# (--no-deps) and is built with the locked setuptools already installed (--no-build-isolation).
+	@$(PIP) install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 .PHONY: install
 install: $(INSTALL_STAMP) ## Create .venv and install the pinned packages (training, service, tests)
 
 .PHONY: lock
-lock: ## Re-resolve requirements*.txt from the *.in files (needs PyPI)
-	PYTHON=$(PYTHON) bash scripts/lock.sh
+lock: ## Re-lock requirements*.txt with hashes from the *.in files, keeping pinned versions (needs PyPI)
+	PYTHON=$(BOOTSTRAP_PYTHON) DRM_TOOLS=$(DRM_TOOLS) bash scripts/lock.sh $(LOCK_ARGS)
 
 .PHONY: minio
 minio: ## Build the pinned MinIO server from source with go install (cached outside the repo)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from diabetes_risk_model.storage.minio_cluster import MinioCluster
 from diabetes_risk_model.storage.minio_server import MinioServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +34,68 @@ def minio_server(tmp_path: Path) -> Iterator[MinioServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class S3Login:
+    """One S3 identity at one endpoint: what a client (the service, a publisher) is configured with."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+
+@dataclass
+class DistributedMinio:
+    """A running :class:`MinioCluster` and the service's read-only user on it."""
+
+    cluster: MinioCluster
+    service_user: tuple[str, str]
+
+    def root(self, node: int = 0) -> S3Login:
+        """The administrator, as `make kube-upload` publishes, at node *node*."""
+        return S3Login(self.cluster.nodes[node].endpoint, self.cluster.access_key, self.cluster.secret_key)
+
+    def service(self, node: int = 0) -> S3Login:
+        """The read-only user the model service is given, at node *node*."""
+        return S3Login(self.cluster.nodes[node].endpoint, *self.service_user)
+
+
+@pytest.fixture(scope="module")
+def _distributed_minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedMinio]:
+    cluster = MinioCluster(tmp_path_factory.mktemp("minio-cluster"), size=2)
+    try:
+        cluster.start()
+        user = ("model-service", secrets.token_urlsafe(24))
+        cluster.nodes[0].add_user(*user, policy="readonly")
+        yield DistributedMinio(cluster, user)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def distributed_minio(_distributed_minio: DistributedMinio) -> DistributedMinio:
+    """MinIO as kubernetes/minio_values.yaml deploys it: distributed, 2 nodes x 1 drive, and a read-only
+    user for the service (MinIO's built-in ``readonly`` policy, attached through the admin API).
+
+    One deployment per test module (starting it takes seconds). Every test begins with all nodes running,
+    writable, and no bucket, whatever the test before it stopped.
+    """
+    from minio import Minio
+    from minio.deleteobjects import DeleteObject
+
+    cluster = _distributed_minio.cluster
+    cluster.start()
+    root = Minio(cluster.endpoint, access_key=cluster.access_key, secret_key=cluster.secret_key, secure=False)
+    for bucket in root.list_buckets():
+        objects = [DeleteObject(o.object_name) for o in root.list_objects(bucket.name, recursive=True)]
+        assert not list(root.remove_objects(bucket.name, objects))
+        root.remove_bucket(bucket.name)
+    return _distributed_minio
 
 
 @pytest.fixture(scope="session")

@@ -4,20 +4,17 @@ Two implementations stand behind it: :class:`~.minio_store.MinioStore` (S3,
 what deployments use) and :class:`~.local.LocalStore` (a directory, the
 embedded default that lets the whole path run with no server).
 
-Both write atomically: a download lands in a temporary file beside the
-destination and is renamed into place only when complete, so a failed or
-interrupted transfer never leaves a half-written package where a verifier
-might read it.
+Both write atomically, through the package's one helper
+(:func:`diabetes_risk_model.files.atomic_writer`): a download lands in a
+temporary file beside the destination and is renamed into place only when
+complete, so a failed or interrupted transfer never leaves a half-written
+package where a verifier might read it.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -52,20 +49,3 @@ def validate_object_name(object_name: str) -> str:
     ):
         raise StorageError(f"invalid object name {object_name!r}", object_name=object_name)
     return object_name
-
-
-@contextmanager
-def atomic_writer(destination: Path) -> Iterator[BinaryIO]:
-    """Yield a file that replaces *destination* only if the block finishes without error."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, destination)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 from diabetes_risk_model.errors import BucketNotFound, ObjectNotFound, StorageError
-from diabetes_risk_model.storage.base import atomic_writer, validate_object_name
+from diabetes_risk_model.files import atomic_writer
+from diabetes_risk_model.storage.base import validate_object_name
 
 _CHUNK = 1024 * 1024
 

@@ -43,10 +43,10 @@ def find_minio_binary() -> Path:
     )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on *host* that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -61,18 +61,35 @@ class MinioServer:
     binary: Path = field(default_factory=find_minio_binary)
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    #: Distributed mode: every node's drive as ``http://HOST:PORT/abs/dir`` (empty: standalone on data_dir).
+    volumes: tuple[str, ...] = ()
+    #: The address to listen on: loopback, except for a distributed node in a container (see minio_cluster).
+    host: str = "127.0.0.1"
 
     @property
     def endpoint(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
         return f"http://{self.endpoint}"
 
     def start(self, timeout: float = 60.0) -> MinioServer:
-        if self.process is not None and self.process.poll() is None:
+        if self.running:
             return self
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def launch(self) -> None:
+        """Start the process without waiting: the nodes of a distributed deployment must all be launched
+        before any of them can become ready."""
+        if self.running:
+            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(
@@ -84,16 +101,19 @@ class MinioServer:
         )
         log_path = self.log_path or self.data_dir.parent / f"minio-{self.port}.log"
         self.log_path = log_path
+        # Standalone: the data directory is the one drive. Distributed: every node gets the same list of
+        # every node's drive URL and finds its own by its --address port.
+        drives = list(self.volumes) or [str(self.data_dir)]
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
                     str(self.binary),
                     "server",
-                    str(self.data_dir),
+                    *drives,
                     "--address",
                     self.endpoint,
                     "--console-address",
-                    f"127.0.0.1:{free_port()}",
+                    f"{self.host}:{free_port(self.host)}",
                     "--quiet",
                 ],
                 env=env,
@@ -101,10 +121,8 @@ class MinioServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        self._wait_ready(timeout)
-        return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         """Ready means the S3 API answers: the health probe turns green before S3 stops answering 503."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -116,11 +134,10 @@ class MinioServer:
         self.stop()
         raise StorageUnavailable(f"MinIO did not become ready on {self.endpoint} within {timeout:.0f}s")
 
-    @staticmethod
-    def _answers(url: str) -> int | None:
-        # Loopback http only (the server this module started); that is why urlopen is safe below.
-        if not url.startswith("http://127.0.0.1:"):
-            raise ValueError(f"refusing to probe a non-loopback URL: {url!r}")
+    def _answers(self, url: str) -> int | None:
+        # Plain http to the server this object started only; that is why urlopen is safe below.
+        if not url.startswith(f"{self.url}/"):
+            raise ValueError(f"refusing to probe a URL of another server: {url!r}")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310  # nosec B310
                 return int(response.status)
@@ -128,6 +145,21 @@ class MinioServer:
             return int(exc.code)
         except (urllib.error.URLError, OSError):
             return None
+
+    def add_user(self, access_key: str, secret_key: str, policy: str = "readonly") -> None:
+        """Create a user holding one policy (e.g. MinIO's built-in ``readonly``) through the admin API.
+
+        This is what the Helm chart's ``users:`` entry does (``mc admin user add`` + ``mc admin policy
+        attach``), here with ``minio.MinioAdmin`` and the root credentials this process was started with.
+        """
+        from minio import MinioAdmin
+        from minio.credentials import StaticProvider
+
+        admin = MinioAdmin(
+            endpoint=self.endpoint, credentials=StaticProvider(self.access_key, self.secret_key), secure=False
+        )
+        admin.user_add(access_key, secret_key)
+        admin.attach_policy([policy], user=access_key)
 
     def stop(self) -> None:
         if self.process is None:

@@ -30,10 +30,14 @@ from diabetes_risk_model.errors import (
     StorageError,
     StorageUnavailable,
 )
-from diabetes_risk_model.storage.base import atomic_writer, validate_object_name
+from diabetes_risk_model.files import atomic_writer
+from diabetes_risk_model.storage.base import validate_object_name
 
 _CHUNK = 1024 * 1024
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+# MinIO's names for "too few drives online" (errErasureWriteQuorum / errErasureReadQuorum, HTTP 503).
+_NO_WRITE_QUORUM = {"SlowDownWrite", "XMinioWriteQuorum"}
+_NO_READ_QUORUM = {"SlowDownRead", "XMinioReadQuorum"}
 _T = TypeVar("_T")
 
 
@@ -78,8 +82,14 @@ class MinioStore:
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             # MinIO answers 503 with "Retry-After: 60" while it initialises; honouring that would turn a
             # 5-second timeout into a minute's stall. Callers own the retry policy, so the header is ignored.
+            # After the one retry the last answer goes to the client (raise_on_status=False), so its S3 error
+            # code (e.g. SlowDownWrite: no write quorum) reaches the message instead of "too many 503s".
             retries=urllib3.Retry(
-                total=1, backoff_factor=0.1, status_forcelist=[502, 503, 504], respect_retry_after_header=False
+                total=1,
+                backoff_factor=0.1,
+                status_forcelist=[502, 503, 504],
+                respect_retry_after_header=False,
+                raise_on_status=False,
             ),
             maxsize=4,
         )
@@ -107,6 +117,24 @@ class MinioStore:
                 raise ObjectNotFound(f"{what}: object not found: {where}", **context) from None
             if exc.code in _DENIED:
                 raise StorageAccessDenied(f"{what}: access denied by {self.endpoint} ({exc.code})", **context) from None
+            if exc.code in _NO_WRITE_QUORUM:
+                raise StorageUnavailable(
+                    f"{what}: {self.endpoint} cannot write: too few MinIO drives are online for write quorum "
+                    f"({exc.code}); {where} was not written",
+                    **context,
+                ) from None
+            if exc.code in _NO_READ_QUORUM:
+                raise StorageUnavailable(
+                    f"{what}: {self.endpoint} cannot read {where}: too few MinIO drives are online for read quorum "
+                    f"({exc.code})",
+                    **context,
+                ) from None
+            status = getattr(exc.response, "status", 0) or 0
+            if status >= 500:
+                raise StorageUnavailable(
+                    f"{what}: {self.endpoint} answered HTTP {status} ({exc.code}); it may be starting or degraded",
+                    **context,
+                ) from None
             raise StorageError(f"{what}: {where} answered {exc.code}", **context) from None
         except ServerError as exc:
             raise StorageUnavailable(

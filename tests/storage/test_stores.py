@@ -223,3 +223,39 @@ def test_a_503_with_retry_after_does_not_stall_the_client(tmp_path: Path) -> Non
     assert len(outcome) == 1 and isinstance(outcome[0], StorageUnavailable)
     assert 1 <= len(hits) <= 4  # bounded: at most one client-level retry (region lookup + object)
     assert not (tmp_path / "fetched.zip").exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("SlowDownRead", "too few MinIO drives are online for read quorum (SlowDownRead)"),
+        ("XMinioServerNotInitialized", "answered HTTP 503 (XMinioServerNotInitialized)"),
+    ],
+)
+def test_a_503_names_minio_s_reason(tmp_path: Path, code: str, message: str) -> None:
+    """After its one retry the client sees MinIO's error code; the message says why, and retrying may help."""
+    import http.server
+    import threading
+
+    class Degraded(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"<Error><Code>{code}</Code><Message>m</Message></Error>".encode()
+            self.send_response(503)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Degraded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = open_store(f"127.0.0.1:{server.server_address[1]}", "model-files", "user", "password", timeout=2.0)
+        with pytest.raises(StorageUnavailable) as info:
+            store.download(OBJECT, tmp_path / "fetched.zip")
+    finally:
+        server.shutdown()
+    assert message in str(info.value)
+    assert not (tmp_path / "fetched.zip").exists()

@@ -114,7 +114,7 @@ def test_requirements_come_from_the_pinned_service_requirements() -> None:
             continue
         assert "==" in line, f"service_requirements.txt: {line!r} is not pinned with =="
         name, version = line.split("==", 1)
-        pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.split(";")[0].strip()
+        pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.split(";")[0].split()[0]
     assert pins.get("pycaret") == "3.3.2"
     assert pins.get("scikit-learn") == "1.4.2"
     assert "uvicorn" in pins

@@ -65,7 +65,7 @@ def ensure_keys(keys_dir: Path) -> tuple[Path, Path]:
     ring = Keyring([Key.generate(key_id, ECDSA_P256)])
     ring.save(private_path, allow_inside_repository=True)
     ring.public().save(public_path, allow_inside_repository=True)
-    say(f"generated development ECDSA P-256 key {key_id}: private ring {private_path} (0600), public ring {public_path}")
+    say(f"generated development ECDSA key {key_id}: private ring {private_path} (0600), public ring {public_path}")
     return private_path, public_path
 
 

@@ -5,13 +5,16 @@ of 2 drives. This reproduces that topology on one host: every node is a ``minio 
 own ``--address`` port and drive directory, started with the same list of every node's drive URL
 (``http://HOST:PORT/abs/dir``; MinIO recognises its own drive by the port) and the same root user.
 
-HOST is 127.0.0.1, except in a container. There MinIO refuses drive URLs whose host resolves only to
-loopback and waits for ever ("resolves to localhost in a containerized deployment, waiting for it to
+HOST is 127.0.0.1, except where MinIO sees a container. There it refuses drive URLs whose host resolves only
+to loopback and waits for ever ("resolves to localhost in a containerized deployment, waiting for it to
 resolve to a valid IP": ``PoolEndpointList.UpdateIsLocal`` in the pinned source, where "container" means
 ``/.dockerenv`` or ``/run/.containerenv`` exists, or ``KUBERNETES_SERVICE_HOST`` or
-``MINIO_ACCESS_KEY_FILE`` is set). In that case the nodes listen on, and name each other by, this
-machine's own non-loopback address, as pods name each other by pod IP; they still bind that one address
-only, never 0.0.0.0, and their root user is a fresh random secret.
+``MINIO_ACCESS_KEY_FILE`` is set). In that case the deployment only runs inside a network namespace that the
+test run creates itself (``diabetes_risk_model.storage.netns``): HOST is then that namespace's RFC 2544
+test address (198.18.0.1), as pods name each other by pod IP, and the deployment, the service under test and
+every client run in the namespace, which has no route to any address of the machine. Anywhere else in a
+container, :func:`cluster_host` refuses: no node ever listens on, or is reached at, the machine's own
+addresses. The nodes bind that one address only, never 0.0.0.0, and their root user is a fresh random secret.
 
 What the topology means, from MinIO's erasure code (pinned source, ``storageclass.DefaultParityBlocks`` and
 ``erasureObjects.putObject``): 2 drives get parity EC:1, so each object is 1 data + 1 parity shard. Reading
@@ -24,10 +27,8 @@ Nothing here is used by the service at run time.
 from __future__ import annotations
 
 import io
-import ipaddress
 import os
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ import urllib3
 
 from diabetes_risk_model.errors import ConfigurationError, StorageUnavailable
 from diabetes_risk_model.storage.minio_server import MinioServer, find_minio_binary, free_port
+from diabetes_risk_model.storage.netns import namespace_host
 
 
 def minio_sees_a_container() -> bool:
@@ -49,22 +51,16 @@ def minio_sees_a_container() -> bool:
 
 
 def cluster_host() -> str:
-    """127.0.0.1, or in a container this machine's non-loopback IPv4 address (see the module docstring)."""
+    """The address the nodes listen on and name each other by (see the module docstring)."""
+    host = namespace_host()
+    if host is not None:
+        return host
     if not minio_sees_a_container():
         return "127.0.0.1"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            # Connecting a UDP socket sends nothing: it only asks the kernel which source address the route
-            # to a TEST-NET-3 address would use.
-            probe.connect(("203.0.113.1", 9))
-            host = str(probe.getsockname()[0])
-        except OSError as exc:
-            raise ConfigurationError(
-                f"a distributed MinIO in a container needs a non-loopback address, and none was found ({exc})"
-            ) from None
-    if ipaddress.ip_address(host).is_loopback or host == "0.0.0.0":  # noqa: S104  # nosec B104 (a comparison)
-        raise ConfigurationError("a distributed MinIO in a container needs a non-loopback address, none was found")
-    return host
+    raise ConfigurationError(
+        "MinIO refuses loopback drive URLs in a container: run the distributed deployment inside a network "
+        "namespace of its own (diabetes_risk_model.storage.netns)"
+    )
 
 
 @dataclass

@@ -63,7 +63,7 @@ class MinioServer:
     process: subprocess.Popen[bytes] | None = None
     #: Distributed mode: every node's drive as ``http://HOST:PORT/abs/dir`` (empty: standalone on data_dir).
     volumes: tuple[str, ...] = ()
-    #: The address to listen on: loopback, except for a distributed node in a container (see minio_cluster).
+    #: The address to listen on: loopback, or a test network namespace's own address (see minio_cluster).
     host: str = "127.0.0.1"
 
     @property

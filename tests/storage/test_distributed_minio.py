@@ -1,7 +1,8 @@
 """The store as operators run it: distributed MinIO (2 nodes x 1 drive) and a read-only service user.
 
 kubernetes/minio_values.yaml deploys exactly this; here the nodes are real ``minio server`` processes on one
-machine (see ``diabetes_risk_model.storage.minio_cluster``). With 2 drives MinIO stores 1 data + 1 parity
+machine (see ``diabetes_risk_model.storage.minio_cluster``), inside a network namespace of the test run's own
+where MinIO sees a container (``test_distributed_minio_netns.py``). With 2 drives MinIO stores 1 data + 1 parity
 shard per object: any one node can serve reads, and a write needs both. Every refusal asserted below is
 MinIO's own (its erasure quorum, its policy engine), not a check of ours.
 
@@ -30,16 +31,17 @@ from minio.error import S3Error
 
 import diabetes_risk_model
 from diabetes_risk_model.errors import StorageAccessDenied, StorageUnavailable
-from diabetes_risk_model.signing import Expectation, Keyring, verify_package
+from diabetes_risk_model.signing import Expectation, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
 from diabetes_risk_model.storage.minio_cluster import MinioCluster
 from tests.conftest import DistributedMinio, S3Login
-from tests.service.conftest import (  # noqa: F401  (artifacts, start_service: fixtures, used by name)
+from tests.service.conftest import (  # noqa: F401  (api_pipeline, artifacts, start_service: fixtures, by name)
     BUCKET,
     MODEL_NAME,
     OBJECT_NAME,
     PARAMETERS_VERSION,
     Artifacts,
+    api_pipeline,
     artifacts,
     start_service,
     wait_for_startup,
@@ -61,10 +63,15 @@ def store_for(login: S3Login) -> Any:
     return open_store(login.endpoint, BUCKET, login.access_key, login.secret_key)
 
 
-def storage_cli(login: S3Login, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m diabetes_risk_model.storage`` as a publisher runs it, with *login* in the environment."""
+def storage_cli(login: S3Login, keyring: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m diabetes_risk_model.storage`` as a publisher runs it, with *login* and *keyring* in the
+    environment (with a keyring it verifies before uploading, and prints no warning)."""
     env = dict(
-        os.environ, MINIO_URL=login.endpoint, MINIO_ACCESS_KEY=login.access_key, MINIO_SECRET_KEY=login.secret_key
+        os.environ,
+        MINIO_URL=login.endpoint,
+        MINIO_ACCESS_KEY=login.access_key,
+        MINIO_SECRET_KEY=login.secret_key,
+        MODEL_KEYRING=str(keyring),
     )
     return subprocess.run(
         [sys.executable, "-m", "diabetes_risk_model.storage", *args],
@@ -182,8 +189,17 @@ def test_publishing_without_write_quorum_fails_with_one_line_and_leaves_no_objec
     root = distributed_minio.root(0)
     upload(root, artifacts.package)
     original = artifacts.package.read_bytes()
-    large = tmp_path / "large.zip"  # over minio-py's 5 MiB part size: the multipart path
-    large.write_bytes(os.urandom(6 * 1024 * 1024))
+    padding = tmp_path / "padding.bin"
+    padding.write_bytes(os.urandom(6 * 1024 * 1024))
+    large = build_package(  # a signed package over minio-py's 5 MiB part size: the multipart path
+        tmp_path / "large",
+        name=MODEL_NAME,
+        version=diabetes_risk_model.__version__,
+        parameters_version=PARAMETERS_VERSION,
+        model_pickle=artifacts.model_pickle,
+        extra_members={"padding.bin": padding},
+        keyring=artifacts.signing,
+    )
 
     distributed_minio.cluster.nodes[1].stop()
     attempts = {
@@ -192,7 +208,7 @@ def test_publishing_without_write_quorum_fails_with_one_line_and_leaves_no_objec
         "multipart": (large, "large.zip"),
     }
     for what, (path, name) in attempts.items():
-        published = storage_cli(root, "upload", str(path), "--object", name)
+        published = storage_cli(root, artifacts.keyring_file, "upload", str(path), "--object", name)
         assert published.returncode == 1, (what, published.stdout, published.stderr)
         assert published.stderr.count("\n") == 1 and published.stderr.startswith("error: "), (what, published.stderr)
         assert "write quorum" in published.stderr and name in published.stderr, (what, published.stderr)

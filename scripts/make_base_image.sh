@@ -35,8 +35,9 @@ trap cleanup EXIT
 start=$(date +%s)
 say "debootstrap --variant=minbase $SUITE from $mirror"
 nice -n 19 debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >/dev/null
-cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/" 2>/dev/null \
-  || echo "deb $mirror $SUITE main" > "$root/etc/apt/sources.list"
+if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then  # the host's sources replace debootstrap's one line
+  rm -f "$root/etc/apt/sources.list"; cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
+fi
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 say "apt-get install python3.11 python3.11-venv python3-pip ca-certificates (in the chroot)"
@@ -44,6 +45,7 @@ nice -n 19 chroot "$root" /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive; apt
   apt-get install -y -q --no-install-recommends python3.11 python3.11-venv python3-pip ca-certificates >/dev/null &&
   apt-get clean && rm -rf /var/lib/apt/lists/*'
 umount "$root/proc"
+mountpoint -q "$root/proc" && die "$root/proc is still mounted"
 rm -f "$root/etc/resolv.conf"
 # As Debian's official images do: no apt caches left behind by later apt-get runs.
 cat > "$root/etc/apt/apt.conf.d/docker-clean" <<'EOF'
@@ -57,7 +59,7 @@ ln -s /usr/bin/python3.11 "$bin/python3.11"; ln -s python3.11 "$bin/python3"; ln
 ln -s /usr/bin/pip3 "$bin/pip3.11"; ln -s pip3.11 "$bin/pip3"; ln -s pip3 "$bin/pip"
 version="$(chroot "$root" /usr/bin/python3.11 -c 'import platform; print(platform.python_version())')"
 say "podman import as $BASE_IMAGE (Python $version)"
-tar -C "$root" -c . | podman import \
+tar -C "$root" --one-file-system -c . | podman import \
   --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' --change "ENV PYTHON_VERSION=$version" --change 'CMD ["python3"]' \
   - "$BASE_IMAGE" >/dev/null

@@ -159,6 +159,7 @@ class ControlPlane:
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         env["HOME"] = str(self.root / "home")  # helm's and kubectl's caches stay in the temp dir
+        env["DRM_TOOLS"] = str(TOOLS)  # make/kube.mk's default derives it from HOME
         return env
 
     def kubectl(

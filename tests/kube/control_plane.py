@@ -6,7 +6,7 @@ certificate, the service-account key pair), a random admin token, the kubeconfig
 Every port is a free one on 127.0.0.1. There is no kubelet and no scheduler: pods are created and admitted
 (PodSecurity included) but stay Pending.
 
-Run on its own for a manual session:  python tests/kube/control_plane.py /tmp/cp   (Ctrl-C stops it)
+Run on its own for a manual session:  python tests/kube/control_plane.py /tmp/cp   (Ctrl-C or kill stops it)
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ class ControlPlane:
         """The environment a kubectl/helm/make run against this control plane gets (our kubectl first on PATH)."""
         env = dict(os.environ)
         env["KUBECONFIG"] = str(self.kubeconfig)
-        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        # Our kubectl first, then helm from `make deploy-tools` (as an operator has them on PATH).
+        env["PATH"] = os.pathsep.join([str(BIN), str(TOOLS / "bin"), env.get("PATH", "")])
         env["HOME"] = str(self.root / "home")  # helm's and kubectl's caches stay in the temp dir
         env["DRM_TOOLS"] = str(TOOLS)  # make/kube.mk's default derives it from HOME
         return env
@@ -329,6 +330,8 @@ class ControlPlane:
 if __name__ == "__main__":  # pragma: no cover - manual use
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/kube/control_plane.py DIR")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill PID stops it cleanly, as Ctrl-C does
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     with ControlPlane(Path(sys.argv[1]).resolve()) as plane:
         print(f"export KUBECONFIG={plane.kubeconfig}   # {plane.server}; Ctrl-C stops", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

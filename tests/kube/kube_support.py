@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 KUBERNETES = REPO / "kubernetes"
 TOOLS = Path(os.environ.get("DRM_TOOLS") or Path.home() / ".cache" / "drm-tools")
 DEPLOY_TOOLS_HINT = "run: make deploy-tools"
-# A warning as kubectl prints it ("Warning: ...") or as client-go logs it for helm ("W1202 ... warnings.go:70] ...").
-WARNING = re.compile(r"^(Warning: |W\d{4} .*warnings\.go)", re.MULTILINE)
+# A warning as kubectl prints it ("Warning: ...") or as client-go logs it for helm
+# ('I1202 02:22:27.510777 25848 warnings.go:107] "Warning: would violate PodSecurity ...').
+WARNING = re.compile(r"^Warning: |warnings\.go:\d+\]")
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
@@ -100,7 +101,7 @@ def run(
 
 
 def warnings(output: str) -> list[str]:
-    return [line for line in output.splitlines() if WARNING.match(line)]
+    return [line for line in output.splitlines() if WARNING.search(line)]
 
 
 def get_json(plane: ControlPlane, *args: str) -> dict[str, Any]:

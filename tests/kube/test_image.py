@@ -16,6 +16,7 @@ import random
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -57,6 +58,31 @@ def image() -> str:
     name = ks.make_variable("IMAGE")
     assert (ks.TOOLS / "podman" / "storage.conf").is_file(), f"no podman state in {ks.TOOLS / 'podman'}; {BUILD_HINT}"
     assert podman("image", "exists", name, check=False).returncode == 0, f"image {name} not built; {BUILD_HINT}"
+    # The image must carry this checkout's package: compare the sources' digests, inside and here.
+    digest = (
+        "import hashlib, pathlib, sys\n"
+        "root = pathlib.Path(sys.argv[1])\n"
+        "h = hashlib.sha256()\n"
+        "for p in sorted(root.rglob('*.py')):\n"
+        "    h.update(str(p.relative_to(root)).encode() + b'\\0' + p.read_bytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    inside = podman(
+        "run",
+        "--rm",
+        "--no-healthcheck",
+        "--network",
+        "none",
+        name,
+        "python",
+        "-c",
+        digest,
+        "/service/diabetes_risk_model",
+    )
+    here = subprocess.run(
+        [sys.executable, "-c", digest, str(ks.REPO / "diabetes_risk_model")], capture_output=True, text=True, check=True
+    )
+    assert inside.stdout.strip() == here.stdout.strip(), f"image {name} is stale (other sources); {BUILD_HINT}"
     return name
 
 
@@ -71,13 +97,20 @@ def http(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         return int(exc.code), json.loads(exc.read() or b"null")
 
 
+@pytest.fixture(scope="module")
+def api_pipeline(diabetes_csv: Path) -> Any:
+    """A real pycaret pipeline whose selected features are the API's inputs (the service refuses any other)."""
+    from diabetes_risk_model.prediction.table import API_FEATURES
+    from tests.service.conftest import train_pipeline_on
+
+    return train_pipeline_on(diabetes_csv, API_FEATURES)
+
+
 @pytest.fixture
-def served(
-    image: str, minio_server: MinioServer, smoke_pipeline: Any, tmp_path: Path
-) -> Iterator[tuple[str, str, Any]]:
+def served(image: str, minio_server: MinioServer, api_pipeline: Any, tmp_path: Path) -> Iterator[tuple[str, str, Any]]:
     """The image serving a real signed package of the session's pipeline from MinIO; yields (url, name, pipeline)."""
     model = tmp_path / "model.pkl"
-    model.write_bytes(pickle.dumps(smoke_pipeline, protocol=pickle.HIGHEST_PROTOCOL))
+    model.write_bytes(pickle.dumps(api_pipeline, protocol=pickle.HIGHEST_PROTOCOL))
     keyring = Keyring([Key.generate("image-test", "ed25519")])
     keys = tmp_path / "keys"
     public = keyring.public().save(keys / "public-keyring.json")
@@ -114,6 +147,7 @@ def served(
     podman(
         "run",
         "--detach",
+        "--no-healthcheck",  # podman runs HEALTHCHECKs through systemd timers; there is no systemd here
         "--name",
         name,
         "--network",
@@ -145,12 +179,16 @@ def served(
                 status = 0
             if status == 200:
                 break
+            try:
+                alive, _ = http(f"{url}/api/health")
+            except OSError:
+                alive = 0
             running = podman("inspect", "--format", "{{.State.Running}}", name).stdout.strip()
-            if running != "true" or time.monotonic() > deadline:
+            if running != "true" or alive == 503 or time.monotonic() > deadline:  # 503: loading failed for good
                 logs = podman("logs", name, check=False)
                 pytest.fail(f"container not ready (running={running}):\n{(logs.stdout + logs.stderr)[-3000:]}")
             time.sleep(1)
-        yield url, name, smoke_pipeline
+        yield url, name, api_pipeline
     finally:
         podman("rm", "--force", "--time", "5", name, check=False)
 
@@ -221,7 +259,8 @@ def test_the_image_holds_no_build_ca_and_no_pip_cache(image: str) -> None:
     result = podman(
         "run", "--rm", "--network", "none", "--user", "0:0", "--cap-drop", "ALL", image, "python", "-c", script
     )
-    assert result.stderr.strip() == "", f"pip caches in the image: {result.stderr}"
+    caches = [line for line in result.stderr.splitlines() if line.strip() and "level=" not in line]  # podman's own logs
+    assert not caches, f"pip caches in the image: {caches}"
     bundle = result.stdout
     assert "BEGIN CERTIFICATE" in bundle, "the image has no CA bundle at all"
     # The CAs this host adds to Debian's (here: a TLS-intercepting proxy's) are not in the image's bundle.

@@ -6,5 +6,10 @@
 control-plane: ## Build the pinned Kubernetes control plane tests/kube start (cached outside the repo)
 	@bash scripts/build_control_plane.sh
 
-# The suite starts it (tests/kube/conftest.py), so `make test` builds it first.
-test: control-plane
+.PHONY: test-image
+test-image: ## Build the service image tests/kube/test_image.py runs (rootful podman; kept while its inputs are unchanged)
+	@bash scripts/build_image.sh
+
+# tests/kube starts the control plane (tests/kube/conftest.py) and runs the image, so `make test` builds both first
+# when the whole suite or tests/kube is selected (not for `make test PYTEST_ARGS=tests/signing`).
+test: $(if $(or $(if $(TEST_PATHS),,all),$(filter tests tests/ tests/kube%,$(TEST_PATHS))),control-plane test-image)

@@ -40,6 +40,10 @@ KUBE_ROLLOUT_TIMEOUT ?= 10m
 kube_need_tool = $(if $(shell command -v $(1) 2>/dev/null),,$(error $@: '$(1)' is not installed or not on PATH))
 # $(call kube_need_var,NAME,WHY): stop with one line unless the environment variable NAME is set and not empty.
 kube_need_var = $(if $(strip $($(1))),,$(error $@: environment variable $(1) is not set ($(2))))
+# $(kube_need_api): a recipe line that stops with one line unless the current kubeconfig's API server answers.
+# It runs after the local checks (so a refused package or keyring never touches the cluster) and before the first
+# command that would: against an unreachable server a target stops within seconds and changes nothing.
+kube_need_api = @$(KUBECTL) get --raw /readyz --request-timeout=5s >/dev/null 2>&1 || { echo "$@: the Kubernetes API server of the current kubeconfig context is unreachable" >&2; exit 1; }
 # $(call kube_need_file,PATH,WHY): stop with one line unless PATH is an existing file.
 kube_need_file = $(if $(wildcard $(1)),,$(error $@: $(1) not found ($(2))))
 # $(call kube_outside_repo,PATH,NAME): stop with one line if PATH lies inside this repository.
@@ -151,6 +155,7 @@ build-image: ## Build the service image diabetes_risk_model_service:<package ver
 
 kube-namespace: ## Create the model-services namespace
 	$(call kube_need_tool,$(KUBECTL))
+	$(kube_need_api)
 	$(KUBECTL) apply -f kubernetes/namespace.yaml
 
 kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SECRET_KEY, MODEL_PUBLIC_KEYRING (env)
@@ -163,6 +168,7 @@ kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASS
 	$(call kube_outside_repo,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
 	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
 	$(PYTHON) -c "$$KUBE_CHECK_KEYRING_PY" "$$MODEL_PUBLIC_KEYRING"
+	$(kube_need_api)
 	$(KUBECTL) create secret generic $(MINIO_ROOT_SECRET) --namespace $(KUBE_NAMESPACE) \
 		--from-literal=rootUser="$$MINIO_ROOT_USER" --from-literal=rootPassword="$$MINIO_ROOT_PASSWORD" \
 		--dry-run=client -o yaml | $(KUBECTL) apply --server-side --force-conflicts -f -
@@ -173,7 +179,9 @@ kube-secrets: ## Create/update the Secrets from MINIO_ROOT_USER, MINIO_ROOT_PASS
 
 kube-minio: ## Install/upgrade MinIO with its Helm chart and kubernetes/minio_values.yaml (after kube-secrets)
 	$(call kube_need_tool,$(HELM))
+	$(call kube_need_tool,$(KUBECTL))
 	$(if $(filter /% ./% ../%,$(MINIO_CHART)),$(call kube_need_file,$(MINIO_CHART)/Chart.yaml,run: bash scripts/install_deploy_tools.sh))
+	$(kube_need_api)
 	$(HELM) upgrade --install $(MINIO_RELEASE) $(MINIO_CHART) --namespace $(KUBE_NAMESPACE) \
 		--values $(MINIO_VALUES) --wait --timeout $(KUBE_ROLLOUT_TIMEOUT)
 
@@ -186,6 +194,7 @@ kube-upload: ## Verify PACKAGE (a signed model zip) with MODEL_PUBLIC_KEYRING an
 	$(call kube_need_var,MINIO_ROOT_USER,MinIO administrator name)
 	$(call kube_need_var,MINIO_ROOT_PASSWORD,MinIO administrator password)
 	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
+	$(kube_need_api)
 	pin="$$($(PYTHON) -c "$$KUBE_PIN_PY" kube-upload "$(PACKAGE)" "$(MODEL_PUBLIC_KEYRING)" "" publish)" || exit 1; \
 	set -a; eval "$$pin"; set +a; \
 	$(KUBECTL) port-forward --namespace $(KUBE_NAMESPACE) svc/$(MINIO_RELEASE) $(MINIO_LOCAL_PORT):9000 >/dev/null & \
@@ -201,6 +210,7 @@ kube-config: ## Create/update the service's ConfigMap from PACKAGE: config file,
 	$(call kube_need_file,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
 	$(call kube_need_file,$(SERVICE_CONFIG_FILE),the service configuration for Kubernetes)
 	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
+	$(kube_need_api)
 	pin="$$($(PYTHON) -c "$$KUBE_PIN_PY" kube-config "$(PACKAGE)" "$(MODEL_PUBLIC_KEYRING)" "$(MODEL_PARAMETERS_VERSION)" serve)" || exit 1; \
 	set -a; eval "$$pin"; set +a; \
 	echo "kube-config: serving $$MODEL_OBJECT sequence=$$MODEL_MIN_SEQUENCE sha256=$$MODEL_PACKAGE_SHA256"; \
@@ -214,17 +224,20 @@ kube-config: ## Create/update the service's ConfigMap from PACKAGE: config file,
 
 kube-deploy: ## Apply the service's Deployment and Service and wait until it is ready
 	$(call kube_need_tool,$(KUBECTL))
+	$(kube_need_api)
 	$(KUBECTL) apply -f kubernetes/model_service.yaml
 	$(KUBECTL) rollout status deployment/$(SERVICE_DEPLOYMENT) --namespace $(KUBE_NAMESPACE) --timeout $(KUBE_ROLLOUT_TIMEOUT)
 
 kube-status: ## Show the deployments, pods, services, volumes and recent events in model-services
 	$(call kube_need_tool,$(KUBECTL))
+	$(kube_need_api)
 	$(KUBECTL) get deployments,statefulsets,pods,services,pvc,configmaps,secrets --namespace $(KUBE_NAMESPACE)
 	$(KUBECTL) get events --namespace $(KUBE_NAMESPACE) --sort-by=.lastTimestamp
 
 kube-delete: ## Remove the service, MinIO (and its volumes), the ConfigMap, the Secrets and the namespace
 	$(call kube_need_tool,$(KUBECTL))
 	$(call kube_need_tool,$(HELM))
+	$(kube_need_api)
 	$(KUBECTL) delete -f kubernetes/model_service.yaml --ignore-not-found
 	$(HELM) uninstall $(MINIO_RELEASE) --namespace $(KUBE_NAMESPACE) --ignore-not-found
 	$(KUBECTL) delete configmap $(SERVICE_CONFIGMAP) --namespace $(KUBE_NAMESPACE) --ignore-not-found

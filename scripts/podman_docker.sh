@@ -16,6 +16,8 @@ if [[ "${1:-}" == build ]]; then
   ca=/etc/ssl/certs/ca-certificates.crt
   mounts=()
   [[ -f "$ca" ]] && mounts=(-v "$ca:$ca:ro")
-  exec podman build --format docker --pull=never --network host "${mounts[@]}" "$@"
+  labels=()
+  [[ -n "${DRM_IMAGE_INPUTS:-}" ]] && labels=(--label "io.drm.inputs=$DRM_IMAGE_INPUTS")
+  exec podman build --format docker --pull=never --network host "${mounts[@]}" "${labels[@]}" "$@"
 fi
 exec podman "$@"

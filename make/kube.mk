@@ -43,7 +43,8 @@ kube_need_var = $(if $(strip $($(1))),,$(error $@: environment variable $(1) is 
 # $(kube_need_api): a recipe line that stops with one line unless the current kubeconfig's API server answers.
 # It runs after the local checks (so a refused package or keyring never touches the cluster) and before the first
 # command that would: against an unreachable server a target stops within seconds and changes nothing.
-kube_need_api = @$(KUBECTL) get --raw /readyz --request-timeout=5s >/dev/null 2>&1 || { echo "$@: the Kubernetes API server of the current kubeconfig context is unreachable" >&2; exit 1; }
+kube_api_check = $(KUBECTL) get --raw /readyz --request-timeout=5s >/dev/null 2>&1 || { echo "$@: the Kubernetes API server of the current kubeconfig context is unreachable" >&2; exit 1; }
+kube_need_api = @$(kube_api_check)
 # $(call kube_need_file,PATH,WHY): stop with one line unless PATH is an existing file.
 kube_need_file = $(if $(wildcard $(1)),,$(error $@: $(1) not found ($(2))))
 # $(call kube_outside_repo,PATH,NAME): stop with one line if PATH lies inside this repository.
@@ -194,9 +195,9 @@ kube-upload: ## Verify PACKAGE (a signed model zip) with MODEL_PUBLIC_KEYRING an
 	$(call kube_need_var,MINIO_ROOT_USER,MinIO administrator name)
 	$(call kube_need_var,MINIO_ROOT_PASSWORD,MinIO administrator password)
 	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
-	$(kube_need_api)
 	pin="$$($(PYTHON) -c "$$KUBE_PIN_PY" kube-upload "$(PACKAGE)" "$(MODEL_PUBLIC_KEYRING)" "" publish)" || exit 1; \
 	set -a; eval "$$pin"; set +a; \
+	$(kube_api_check); \
 	$(KUBECTL) port-forward --namespace $(KUBE_NAMESPACE) svc/$(MINIO_RELEASE) $(MINIO_LOCAL_PORT):9000 >/dev/null & \
 	pf=$$!; trap 'kill $$pf 2>/dev/null' EXIT; \
 	MINIO_ACCESS_KEY="$$MINIO_ROOT_USER" MINIO_SECRET_KEY="$$MINIO_ROOT_PASSWORD" \
@@ -210,9 +211,9 @@ kube-config: ## Create/update the service's ConfigMap from PACKAGE: config file,
 	$(call kube_need_file,$(MODEL_PUBLIC_KEYRING),MODEL_PUBLIC_KEYRING)
 	$(call kube_need_file,$(SERVICE_CONFIG_FILE),the service configuration for Kubernetes)
 	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
-	$(kube_need_api)
 	pin="$$($(PYTHON) -c "$$KUBE_PIN_PY" kube-config "$(PACKAGE)" "$(MODEL_PUBLIC_KEYRING)" "$(MODEL_PARAMETERS_VERSION)" serve)" || exit 1; \
 	set -a; eval "$$pin"; set +a; \
+	$(kube_api_check); \
 	echo "kube-config: serving $$MODEL_OBJECT sequence=$$MODEL_MIN_SEQUENCE sha256=$$MODEL_PACKAGE_SHA256"; \
 	$(KUBECTL) create configmap $(SERVICE_CONFIGMAP) --namespace $(KUBE_NAMESPACE) \
 		--from-file=$(notdir $(SERVICE_CONFIG_FILE))=$(SERVICE_CONFIG_FILE) \

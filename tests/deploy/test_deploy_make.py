@@ -399,7 +399,10 @@ def test_kube_minio_installs_the_chart_with_our_values(stub_path: tuple[Path, Pa
     (chart / "Chart.yaml").write_text("name: minio\n", encoding="utf-8")
     result = make("kube-minio", path, extra_env={"STUB_LOG": str(log), "MINIO_CHART": str(chart)})
     assert result.returncode == 0, result.stdout + result.stderr
-    ((helm_call),) = [c["argv"] for c in calls(log)]
+    recorded = calls(log)
+    readyz = ["get", "--raw", "/readyz", "--request-timeout=5s"]
+    assert [c["argv"] for c in recorded if c["tool"] == "kubectl"] == [readyz]
+    ((helm_call),) = [c["argv"] for c in recorded if c["tool"] == "helm"]
     assert helm_call[:4] == ["upgrade", "--install", "minio", str(chart)]
     assert helm_call[helm_call.index("--values") + 1] == "kubernetes/minio_values.yaml"
     assert helm_call[helm_call.index("--namespace") + 1] == "model-services"
@@ -437,6 +440,8 @@ def test_help_lists_every_deployment_target() -> None:
 
 FORWARDER = """import os, socket, sys, threading
 args = sys.argv[1:]
+if args[:3] == ["get", "--raw", "/readyz"]:  # the targets' API-server reachability check: a reachable server
+    raise SystemExit(0)
 with open(os.environ["STUB_LOG"], "a") as log:
     log.write(" ".join(args) + "\\n")
 if args[0] != "port-forward":

@@ -13,6 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+CHUNK_SIZE = 1 << 20
+"""The one streaming step for reading, hashing, copying and downloading files: large enough for hashlib to run at
+full speed, small enough to keep RSS flat."""
+
 
 @contextmanager
 def atomic_writer(destination: Path, *, mode: int = 0o644, fsync: bool = True) -> Iterator[BinaryIO]:

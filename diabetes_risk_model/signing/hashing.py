@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-CHUNK_SIZE = 1 << 20
-"""Bytes read per step: large enough for hashlib to run at full speed, small enough to keep RSS flat."""
+from diabetes_risk_model.files import CHUNK_SIZE  # re-exported: the one streaming step
 
 
 def sha256_range(stream: BinaryIO, length: int, sink: memoryview | None = None) -> tuple[str, int]:

@@ -12,10 +12,8 @@ import shutil
 from pathlib import Path
 
 from diabetes_risk_model.errors import BucketNotFound, ObjectNotFound, StorageError
-from diabetes_risk_model.files import atomic_writer
+from diabetes_risk_model.files import CHUNK_SIZE, atomic_writer
 from diabetes_risk_model.storage.base import validate_object_name
-
-_CHUNK = 1024 * 1024
 
 
 class LocalStore:
@@ -38,7 +36,7 @@ class LocalStore:
             raise StorageError(f"no file to upload at {source}", path=str(source))
         target = self._object_path(object_name)
         with source.open("rb") as src, atomic_writer(target) as dst:
-            shutil.copyfileobj(src, dst, _CHUNK)
+            shutil.copyfileobj(src, dst, CHUNK_SIZE)
 
     def download(self, object_name: str, destination: Path) -> Path:
         source = self._object_path(object_name)
@@ -50,7 +48,7 @@ class LocalStore:
             )
         destination = Path(destination)
         with source.open("rb") as src, atomic_writer(destination) as dst:
-            shutil.copyfileobj(src, dst, _CHUNK)
+            shutil.copyfileobj(src, dst, CHUNK_SIZE)
         return destination
 
     def exists(self, object_name: str) -> bool:

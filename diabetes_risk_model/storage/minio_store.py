@@ -30,10 +30,9 @@ from diabetes_risk_model.errors import (
     StorageError,
     StorageUnavailable,
 )
-from diabetes_risk_model.files import atomic_writer
+from diabetes_risk_model.files import CHUNK_SIZE, atomic_writer
 from diabetes_risk_model.storage.base import validate_object_name
 
-_CHUNK = 1024 * 1024
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 # MinIO's names for "too few drives online" (errErasureWriteQuorum / errErasureReadQuorum, HTTP 503).
 _NO_WRITE_QUORUM = {"SlowDownWrite", "XMinioWriteQuorum"}
@@ -192,7 +191,7 @@ class MinioStore:
             try:
                 received = 0
                 with atomic_writer(destination) as out:
-                    for chunk in response.stream(_CHUNK):
+                    for chunk in response.stream(CHUNK_SIZE):
                         received += len(chunk)
                         if received > self.max_object_bytes:
                             raise StorageError(

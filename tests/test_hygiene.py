@@ -91,13 +91,9 @@ def _tracked_files() -> list[Path]:
 
 
 def test_nothing_from_shared_is_committed() -> None:
-    shared_digests = {
-        hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in SHARED.rglob("*") if p.is_file()
-    }
+    shared_digests = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in SHARED.rglob("*") if p.is_file()}
     assert shared_digests, "../shared should be beside the repository"
-    committed = {
-        hashlib.sha256(p.read_bytes()).hexdigest(): p for p in _tracked_files() if p.is_file()
-    }
+    committed = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in _tracked_files() if p.is_file()}
     assert not set(shared_digests) & set(committed)
     assert not [p for p in _tracked_files() if p.suffix in {".csv", ".pkl", ".zip", ".pem", ".key"}]
 
@@ -116,9 +112,7 @@ def test_no_secret_literals_outside_tests(needle: str) -> None:
     offenders = [
         str(p.relative_to(REPO))
         for p in _tracked_files()
-        if p.is_file()
-        and p.relative_to(REPO).parts[0] != "tests"
-        and needle.encode() in p.read_bytes()
+        if p.is_file() and p.relative_to(REPO).parts[0] != "tests" and needle.encode() in p.read_bytes()
     ]
     assert offenders == []
 

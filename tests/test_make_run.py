@@ -170,8 +170,10 @@ def test_make_run_without_go_then_make_stop_leaves_git_clean(diabetes_csv: Path,
         assert metrics["mode"] == "fast"
         assert sorted(metrics["selected_features"]) == sorted(API_FEATURES)
         changed = answers_changed_by_general_health(verified.load_model())
-        print(f"fast model: features {metrics['selected_features']}, CV F1 (tuned) {metrics['tune_cv']['F1']['mean']}"
-              f", {changed} (BMI, Age, Income) combinations answered differently by general_health")
+        print(
+            f"fast model: features {metrics['selected_features']}, CV F1 (tuned) {metrics['tune_cv']['F1']['mean']}"
+            f", {changed} (BMI, Age, Income) combinations answered differently by general_health"
+        )
         assert changed >= 1
 
         # make stop stops the service; nothing make run wrote shows in git status.

@@ -122,7 +122,7 @@ def test_requirements_come_from_the_pinned_service_requirements() -> None:
 
 def test_the_parser_sees_what_hadolint_sees() -> None:
     """Our checks read the Dockerfile through parse_dockerfile; make sure it is not fooled by continuations."""
-    parsed = parse_dockerfile('FROM a\n# c\nRUN x \\\n  # inner comment\n  && sudo y\nUSER 0\n')
+    parsed = parse_dockerfile("FROM a\n# c\nRUN x \\\n  # inner comment\n  && sudo y\nUSER 0\n")
     assert [i.keyword for i in parsed] == ["FROM", "RUN", "USER"]
     assert "sudo y" in parsed.of("RUN")[0].arguments
 
@@ -141,13 +141,19 @@ def test_hadolint_finds_nothing() -> None:
 
 def test_hadolint_would_catch_a_root_user_and_sudo(tmp_path: Path) -> None:
     """The linter really reads the file: the original design's ending (sudo installed, root user) is refused."""
-    bad = repo_file("Dockerfile").read_text(encoding="utf-8").replace(
-        "USER 10001:10001", "RUN apt-get update && apt-get install -y sudo\nUSER root"
+    bad = (
+        repo_file("Dockerfile")
+        .read_text(encoding="utf-8")
+        .replace("USER 10001:10001", "RUN apt-get update && apt-get install -y sudo\nUSER root")
     )
     (tmp_path / "Dockerfile").write_text(bad, encoding="utf-8")
     result = subprocess.run(
         [str(tool("hadolint")), "--no-color", "Dockerfile"],
-        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "DL3002" in result.stdout, result.stdout  # Last USER should not be root

@@ -87,7 +87,12 @@ def make(
     env.update(extra_env or {})
     return subprocess.run(
         ["make", "--no-print-directory", "-f", makefile, target, *args],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
 
 
@@ -221,8 +226,9 @@ def test_kube_secrets_hands_the_pod_nothing_that_can_sign(stub_path: tuple[Path,
     }
     result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **env})
     assert result.returncode == 0, result.stdout + result.stderr
-    service = next(c["argv"] for c in calls(log) if c["argv"][:2] == ["create", "secret"] and "model-service-secrets"
-                   in c["argv"])
+    service = next(
+        c["argv"] for c in calls(log) if c["argv"][:2] == ["create", "secret"] and "model-service-secrets" in c["argv"]
+    )
     assert isinstance(service, list)
     assert created_keys(service) == {"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "keyring.json"}
     assert env["PARAMETERS_SIGNING_KEY"] not in " ".join(service) + result.stdout + result.stderr
@@ -282,15 +288,26 @@ def test_kube_secrets_passes_values_to_kubectl_but_never_prints_them(
 SEQUENCE = 7
 
 
-def signed_package(directory: Path, keyring: Keyring, parameters_version: str = "2026_11_22", sequence: int = SEQUENCE,
-                   version: str = "0.1.0") -> Path:
+def signed_package(
+    directory: Path,
+    keyring: Keyring,
+    parameters_version: str = "2026_11_22",
+    sequence: int = SEQUENCE,
+    version: str = "0.1.0",
+) -> Path:
     """A real package in our format (its model.pkl is a harmless pickle, never unpickled here)."""
     directory.mkdir(parents=True, exist_ok=True)
     model = directory / "model.pkl"
     model.write_bytes(pickle.dumps({"not": "a model"}))
     return build_package(
-        directory / "out", name="diabetes_risk_model", version=version, parameters_version=parameters_version,
-        model_pickle=model, extra_members={}, keyring=keyring, sequence=sequence,
+        directory / "out",
+        name="diabetes_risk_model",
+        version=version,
+        parameters_version=parameters_version,
+        model_pickle=model,
+        extra_members={},
+        keyring=keyring,
+        sequence=sequence,
     )
 
 
@@ -499,7 +516,10 @@ def test_kube_upload_verifies_publishes_and_prints_the_pin(
     assert minio_server.secret_key not in result.stdout + result.stderr  # type: ignore[attr-defined]
     assert log.read_text().split()[:4] == ["port-forward", "--namespace", "model-services", "svc/minio"]
     store = open_store(
-        minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key  # type: ignore[attr-defined]
+        minio_server.endpoint,
+        "model-files",
+        minio_server.access_key,
+        minio_server.secret_key,  # type: ignore[attr-defined]
     )
     copy = store.download(package.name, tmp_path / "downloaded.zip")
     assert copy.read_bytes() == local.read_bytes()
@@ -514,8 +534,11 @@ def test_kube_upload_never_publishes_a_package_that_does_not_verify(
     _, public, _ = release
     forged = signed_package(tmp_path / "forged", Keyring([Key.generate("attacker", "ecdsa-p256")]))
     env = {
-        "STUB_LOG": str(log), "PACKAGE": str(forged), "MODEL_PUBLIC_KEYRING": str(public),
-        "MINIO_ROOT_USER": "admin-user", "MINIO_ROOT_PASSWORD": "root-password-value-1",
+        "STUB_LOG": str(log),
+        "PACKAGE": str(forged),
+        "MODEL_PUBLIC_KEYRING": str(public),
+        "MINIO_ROOT_USER": "admin-user",
+        "MINIO_ROOT_PASSWORD": "root-password-value-1",
     }
     result = make("kube-upload", path, extra_env=env)
     assert result.returncode != 0

@@ -15,8 +15,15 @@ NAMESPACE = "model-services"
 # Chart values that are passed through to Kubernetes as they are (any key is legal inside them).
 # Keys the chart renders wholesale with toYaml (Kubernetes objects, not chart settings).
 FREE_FORM = {
-    "resources", "annotations", "labels", "nodeSelector", "environment", "podAnnotations", "podLabels",
-    "securityContext", "containerSecurityContext",
+    "resources",
+    "annotations",
+    "labels",
+    "nodeSelector",
+    "environment",
+    "podAnnotations",
+    "podLabels",
+    "securityContext",
+    "containerSecurityContext",
 }
 
 
@@ -37,8 +44,15 @@ def values() -> dict[str, Any]:
 def rendered() -> str:
     release = make_variable("MINIO_RELEASE")
     result = helm(
-        "template", release, str(minio_chart()), "--namespace", NAMESPACE,
-        "--values", str(KUBERNETES / "minio_values.yaml"), "--kube-version", KUBERNETES_VERSIONS[-1],
+        "template",
+        release,
+        str(minio_chart()),
+        "--namespace",
+        NAMESPACE,
+        "--values",
+        str(KUBERNETES / "minio_values.yaml"),
+        "--kube-version",
+        KUBERNETES_VERSIONS[-1],
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -78,8 +92,15 @@ def test_every_value_key_is_one_the_chart_knows() -> None:
 def test_rendered_chart_is_valid_kubernetes(version: str) -> None:
     release = make_variable("MINIO_RELEASE")
     result = helm(
-        "template", release, str(minio_chart()), "--namespace", NAMESPACE,
-        "--values", str(KUBERNETES / "minio_values.yaml"), "--kube-version", version,
+        "template",
+        release,
+        str(minio_chart()),
+        "--namespace",
+        NAMESPACE,
+        "--values",
+        str(KUBERNETES / "minio_values.yaml"),
+        "--kube-version",
+        version,
     )
     assert result.returncode == 0, result.stderr
     checked = kubeconform(["-"], version, stdin=result.stdout)

@@ -30,7 +30,8 @@ def test_service_user_can_download_but_not_upload(minio_server: Any, tmp_path: P
     (user,) = yaml.safe_load((KUBERNETES / "minio_values.yaml").read_text(encoding="utf-8"))["users"]
     password = "service-password-123"
     admin = MinioAdmin(
-        endpoint=minio_server.endpoint, credentials=StaticProvider(minio_server.access_key, minio_server.secret_key),
+        endpoint=minio_server.endpoint,
+        credentials=StaticProvider(minio_server.access_key, minio_server.secret_key),
         secure=False,
     )
     admin.user_add(user["accessKey"], password)
@@ -65,6 +66,9 @@ def test_service_user_can_download_but_not_upload(minio_server: Any, tmp_path: P
         with pytest.raises(S3Error) as refused:
             attempt()
         assert refused.value.code == "AccessDenied", (action, refused.value.code)
-    assert open_store(
-        minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key
-    ).download(OBJECT_NAME, tmp_path / "after.zip").read_bytes() == package.read_bytes()
+    assert (
+        open_store(minio_server.endpoint, "model-files", minio_server.access_key, minio_server.secret_key)
+        .download(OBJECT_NAME, tmp_path / "after.zip")
+        .read_bytes()
+        == package.read_bytes()
+    )

@@ -71,7 +71,7 @@ def test_no_manifest_names_signing_material() -> None:
 def test_kube_targets_never_create_an_hmac_secret() -> None:
     text = repo_file("make/kube.mk").read_text(encoding="utf-8")
     assert "PARAMETERS_SIGNING_KEY" not in text
-    assert "--from-file=keyring.json=\"$$MODEL_PUBLIC_KEYRING\"" in text, "the keyring Secret is the public keyring"
+    assert '--from-file=keyring.json="$$MODEL_PUBLIC_KEYRING"' in text, "the keyring Secret is the public keyring"
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -86,4 +86,3 @@ def test_the_image_sets_no_signing_variable() -> None:
     df = dockerfile()
     for instruction in df.of("ENV") + df.of("ARG"):
         assert not SIGNING.search(instruction.arguments), f"Dockerfile line {instruction.line}: {instruction.arguments}"
-

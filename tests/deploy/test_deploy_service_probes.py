@@ -71,9 +71,7 @@ def probe_paths() -> dict[str, str]:
     return {probe: container()[probe]["httpGet"]["path"] for probe in PROBES}
 
 
-def deployment_environment(
-    tmp_path: Path, supplied: dict[str, str], keyring: Keyring | None = None
-) -> dict[str, str]:
+def deployment_environment(tmp_path: Path, supplied: dict[str, str], keyring: Keyring | None = None) -> dict[str, str]:
     """The Deployment's env: literal values as written, with the two mounted files mapped to real files here,
     and every secretKeyRef / configMapKeyRef taken from *supplied* (optional ones may be absent)."""
     env: dict[str, str] = {}
@@ -108,7 +106,12 @@ def run_app(env: dict[str, str], want: dict[str, int], wait: float = 60, fetch: 
         **env,
     }
     result = subprocess.run(
-        [sys.executable, "-c", CHILD], cwd=REPO, env=child_env, capture_output=True, text=True, check=False,
+        [sys.executable, "-c", CHILD],
+        cwd=REPO,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        check=False,
         timeout=wait + 120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -153,8 +156,14 @@ def signed_package(directory: Path, keyring: Keyring, sequence: int | None = Non
     model = directory / "model.pkl"
     model.write_bytes(pickle.dumps({"not": "a model"}))
     return build_package(
-        directory, name="diabetes_risk_model", version="0.1.0", parameters_version="2026_11_22",
-        model_pickle=model, extra_members={}, keyring=keyring, sequence=sequence,
+        directory,
+        name="diabetes_risk_model",
+        version="0.1.0",
+        parameters_version="2026_11_22",
+        model_pickle=model,
+        extra_members={},
+        keyring=keyring,
+        sequence=sequence,
     )
 
 

@@ -81,8 +81,12 @@ def test_fast_notebook_uploads_a_package_the_verifier_accepts(
         str(NOTEBOOK),
         str(executed),
         # A 3,000-row sample keeps this test short; the fast preset itself (every row) is tested by test_make_run.
-        parameters={"mode": "fast", "sample_rows": 3000, "output_dir": str(output_dir),
-                    "parameters_version": PARAMETERS_VERSION},
+        parameters={
+            "mode": "fast",
+            "sample_rows": 3000,
+            "output_dir": str(output_dir),
+            "parameters_version": PARAMETERS_VERSION,
+        },
         cwd=str(REPO),
         kernel_name="python3",
         progress_bar=False,

@@ -19,28 +19,19 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import BinaryIO
 
 from diabetes_risk_model.errors import ConfigurationError, DigestMismatch, VerificationError
 from diabetes_risk_model.files import atomic_writer
-from diabetes_risk_model.signing.archive import (
-    COMPRESSION_NAMES,
-    CanonicalZipWriter,
-    WrittenMember,
-    ZipEntry,
-    check_name,
-    file_chunks,
-    member_chunks,
-    read_directory,
-)
+from diabetes_risk_model.signing.archive import COMPRESSION_NAMES, ZipEntry, check_name, member_chunks, read_directory
 from diabetes_risk_model.signing.keys import Key, Keyring
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
 from diabetes_risk_model.signing.limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.manifest import _TOKEN, MANIFEST_NAME, MODEL_MEMBER, Manifest, MemberEntry, now_utc
 from diabetes_risk_model.signing.oms_package import SIGNATURE_NAME, sign_package
 from diabetes_risk_model.signing.verifier import Expectation, verify_package
+from diabetes_risk_model.signing.zip_writer import CanonicalZipWriter, WrittenMember, file_chunks
 
 DEFAULT_REQUIREMENTS = ("python", "pycaret", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "joblib")
 _ALREADY_COMPRESSED = (".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".pkl")
@@ -56,6 +47,8 @@ def package_file_name(name: str, version: str, parameters_version: str) -> str:
 
 def installed_requirements(names: Iterable[str] = DEFAULT_REQUIREMENTS) -> dict[str, str]:
     """Versions of the libraries the pickle needs, read from installed metadata (nothing is imported)."""
+    from importlib import metadata  # here, not at the top: it costs every CLI start about 12 ms
+
     found: dict[str, str] = {}
     for dist in names:
         if dist == "python":

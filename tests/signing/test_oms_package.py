@@ -16,11 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from diabetes_risk_model.cli import main
 from diabetes_risk_model.errors import BadSignature, ConfigurationError, MalformedBundle, RetiredKey
 from diabetes_risk_model.signing import Expectation, Key, Keyring, Manifest, ec, rotate_package, verify_package
-from diabetes_risk_model.signing.archive import COMPRESSION_NAMES, CanonicalZipWriter
+from diabetes_risk_model.signing.archive import COMPRESSION_NAMES
 from diabetes_risk_model.signing.envelope import PAYLOAD_TYPE, Envelope
 from diabetes_risk_model.signing.manifest import MemberEntry
 from diabetes_risk_model.signing.oms_bundle import Bundle
 from diabetes_risk_model.signing.oms_verify import verify_model
+from diabetes_risk_model.signing.zip_writer import CanonicalZipWriter
 
 from .conftest import NAME, PV, VERSION
 from .ziptools import members_of, raw_zip

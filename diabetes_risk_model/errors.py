@@ -44,6 +44,14 @@ class MissingEnvironmentVariable(ConfigurationError):
         self.name = name
 
 
+class MissingRuntimeDependency(ConfigurationError):
+    """This environment cannot import a module the service or an admitted pickle needs (the image is incomplete)."""
+
+    def __init__(self, module: str, reason: str) -> None:
+        super().__init__(f"cannot import {module}: {reason}", module=module)
+        self.module = module
+
+
 # -- training data -----------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 # Resolve the *.in files into exact pins with a sha256 hash for every distribution, using uv's pip compile:
 #   requirements.txt          <- requirements.in
 #   service_requirements.txt  <- service_requirements.in  (constrained by requirements.txt: same pycaret,
-#                                                          scikit-learn, numpy, pandas as training)
+#                                                          scikit-learn, numpy, pandas as training; without
+#                                                          the packages in service_requirements.prune)
 #   requirements-dev.txt      <- requirements-dev.in      (constrained by requirements.txt)
 # Every consumer installs them with `pip install --require-hashes`.
 #
@@ -45,5 +46,7 @@ lock() {  # lock IN OUT [constraints...] -- then uv flags from the command line
 }
 
 lock requirements.in requirements.txt -- "$@"
-lock service_requirements.in service_requirements.txt requirements.txt -- "$@"
+prune=()  # --no-emit-package for each name in service_requirements.prune (the service never imports them)
+while read -r name; do prune+=(--no-emit-package "$name"); done < <(grep -vE '^\s*(#|$)' service_requirements.prune)
+lock service_requirements.in service_requirements.txt requirements.txt -- "${prune[@]}" "$@"
 lock requirements-dev.in requirements-dev.txt requirements.txt -- "$@"

@@ -11,23 +11,19 @@ OpenSSF Model Signing elliptic-key signature over a file or directory with a PEM
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from diabetes_risk_model import __version__
+from diabetes_risk_model.cli_inspect import cmd_inspect
+from diabetes_risk_model.cli_inspect import safe as _safe
 from diabetes_risk_model.errors import DiabetesRiskModelError, VerificationError
 from diabetes_risk_model.files import atomic_writer
-from diabetes_risk_model.signing.envelope import Envelope
-from diabetes_risk_model.signing.keys import ALGORITHMS, ECDSA_P256, HMAC_SHA256, Key, Keyring
-from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
-from diabetes_risk_model.signing.limits import DEFAULT_LIMITS
-from diabetes_risk_model.signing.manifest import MANIFEST_NAME, Manifest
-from diabetes_risk_model.signing.oms_bundle import Bundle
-from diabetes_risk_model.signing.oms_package import SIGNATURE_NAME
+from diabetes_risk_model.signing.keyring import Keyring
+from diabetes_risk_model.signing.keys import ALGORITHMS, ECDSA_P256, HMAC_SHA256, Key
+from diabetes_risk_model.signing.manifest import Manifest
 from diabetes_risk_model.signing.oms_verify import verify_model
 from diabetes_risk_model.signing.package import build_package, rotate_package
 from diabetes_risk_model.signing.verifier import Expectation, MemberStatus, verify_package
@@ -61,12 +57,6 @@ def _expectation(args: argparse.Namespace) -> Expectation | None:
     if not all(given):
         raise _UsageError("--name, --version and --parameters-version must be given together")
     return Expectation(args.name, args.version, args.parameters_version, args.min_sequence or 0)
-
-
-def _safe(value: object, limit: int = 120) -> str:
-    """Printable, escaped, bounded rendering of a value read from an unverified file."""
-    text = ascii(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # -- commands ------------------------------------------------------------------------------------------
@@ -187,52 +177,6 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     out = rotate_package(Path(args.package), keyring, Path(args.output_dir) if args.output_dir else None)
     print(f"re-signed with key {keyring.signing_key().key_id}: {out}")
     return 0
-
-
-def cmd_inspect(args: argparse.Namespace) -> int:
-    """Show what a package claims, WITHOUT verifying it (every value is escaped and labelled)."""
-    path = Path(args.package)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise VerificationError("not a readable zip archive") from None
-    with archive:
-        infos = archive.infolist()
-        names = [i.filename for i in infos]
-        print("UNVERIFIED contents (run `verify` to check them):")
-        fmt = "oms-v1" if SIGNATURE_NAME in names else "v1" if MANIFEST_NAME in names else None
-        fmt = fmt or ("legacy" if LEGACY_MEMBER in names else "unknown")
-        print(f"format: {fmt}")
-        for info in infos[:256]:
-            print(f"member {_safe(info.filename, 80)}: {info.file_size} bytes ({info.compress_size} stored)")
-        if fmt in ("v1", "oms-v1"):
-            info = archive.getinfo(SIGNATURE_NAME if fmt == "oms-v1" else MANIFEST_NAME)
-            if info.file_size > DEFAULT_LIMITS.max_manifest_size:
-                raise VerificationError(f"{info.filename} is larger than the limit")
-            if fmt == "v1":
-                envelope = Envelope.from_bytes(archive.read(info))
-                print(f"signed by key id: {envelope.key_id} ({_safe(envelope.alg, 40)})")
-                claims: object = _json_object(envelope.payload)
-            else:
-                bundle = Bundle.parse(archive.read(info))
-                print(f"signed by key id: {_safe(bundle.keyid, 64)}")
-                predicate = _json_object(bundle.payload).get("predicate", {})
-                claims = predicate.get("package", {}) if isinstance(predicate, dict) else {}
-            if not isinstance(claims, dict):
-                raise VerificationError("signed payload is not a JSON object")
-            for key in ("name", "version", "parameters_version", "sequence", "created", "expires", "requirements"):
-                print(f"claims {key}: {_safe(claims.get(key))}")
-    return 0
-
-
-def _json_object(payload: bytes) -> dict[str, object]:
-    try:
-        value = json.loads(payload)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise VerificationError("signed payload is not a JSON object")
-    return value
 
 
 def cmd_verify_oms(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ verifier, legacy (the original itsdangerous format), unpickler (exact allow-list
 stream limits, object-graph check).
 """
 
-from diabetes_risk_model.signing.keys import Key, Keyring
+from diabetes_risk_model.signing.keyring import Keyring
+from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.signing.limits import Limits
 from diabetes_risk_model.signing.manifest import Manifest, MemberEntry
 from diabetes_risk_model.signing.package import build_package, package_file_name, rotate_package

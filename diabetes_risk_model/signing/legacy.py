@@ -27,7 +27,8 @@ import itsdangerous
 
 from diabetes_risk_model.errors import BadSignature, UnknownKey, UnsafeArchive
 from diabetes_risk_model.signing.hashing import CHUNK_SIZE
-from diabetes_risk_model.signing.keys import HMAC_SHA256, Keyring
+from diabetes_risk_model.signing.keyring import Keyring
+from diabetes_risk_model.signing.keys import HMAC_SHA256
 from diabetes_risk_model.signing.limits import Limits
 
 LEGACY_MEMBER = "signed_model.pkl"

@@ -21,7 +21,8 @@ from typing import Any
 
 from diabetes_risk_model.errors import BadSignature, MalformedBundle, VerificationError
 from diabetes_risk_model.signing.envelope import KEY_ID
-from diabetes_risk_model.signing.keys import Key, Keyring
+from diabetes_risk_model.signing.keyring import Keyring
+from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.signing.limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.manifest import SCHEMA, Manifest, canonical_json, format_time
 from diabetes_risk_model.signing.oms_bundle import Bundle, pae

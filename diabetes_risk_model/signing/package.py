@@ -25,7 +25,8 @@ from typing import BinaryIO
 from diabetes_risk_model.errors import ConfigurationError, DigestMismatch, VerificationError
 from diabetes_risk_model.files import atomic_writer
 from diabetes_risk_model.signing.archive import COMPRESSION_NAMES, ZipEntry, check_name, member_chunks, read_directory
-from diabetes_risk_model.signing.keys import Key, Keyring
+from diabetes_risk_model.signing.keyring import Keyring
+from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
 from diabetes_risk_model.signing.limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.manifest import _TOKEN, MANIFEST_NAME, MODEL_MEMBER, Manifest, MemberEntry, now_utc

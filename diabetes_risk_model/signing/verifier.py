@@ -46,7 +46,7 @@ from diabetes_risk_model.errors import (
 )
 from diabetes_risk_model.signing.archive import COMPRESSION_NAMES, STORED, ZipEntry, hash_member, read_directory
 from diabetes_risk_model.signing.envelope import Envelope
-from diabetes_risk_model.signing.keys import Keyring
+from diabetes_risk_model.signing.keyring import Keyring
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER, LegacyManifest, list_legacy, verify_legacy
 from diabetes_risk_model.signing.limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.manifest import MANIFEST_NAME, Manifest, now_utc

@@ -455,7 +455,8 @@ def test_help_lists_every_deployment_target() -> None:
         assert target in result.stdout, f"make help does not list {target}"
 
 
-FORWARDER = """import os, socket, sys, threading
+FORWARDER_SCRIPT = REPO / "tests" / "forwarder.py"  # the shared stand-in for a connected port-forward
+FORWARDER = f"""import os, sys
 args = sys.argv[1:]
 if args[:3] == ["get", "--raw", "/readyz"]:  # the targets' API-server reachability check: a reachable server
     raise SystemExit(0)
@@ -463,26 +464,8 @@ with open(os.environ["STUB_LOG"], "a") as log:
     log.write(" ".join(args) + "\\n")
 if args[0] != "port-forward":
     raise SystemExit("unexpected kubectl call")
-local = int(args[-1].split(":")[0])
-host, port = os.environ["FORWARD_TO"].rsplit(":", 1)
-server = socket.create_server(("127.0.0.1", local))
-def pipe(a, b):
-    try:
-        while data := a.recv(65536):
-            b.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-while True:
-    client, _ = server.accept()
-    upstream = socket.create_connection((host, int(port)))
-    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
-    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+forwarder = {str(FORWARDER_SCRIPT)!r}
+os.execv(sys.executable, [sys.executable, forwarder, args[-1].split(":")[0], os.environ["FORWARD_TO"]])
 """
 
 

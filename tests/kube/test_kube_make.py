@@ -41,7 +41,7 @@ SHORT_WAIT = "5s"
 
 # The kubectl on PATH for the targets: the real one, except port-forward (see the module docstring).
 KUBECTL_WRAPPER = r"""#!{python}
-import os, socket, subprocess, sys, threading
+import os, subprocess, sys
 real = {real!r}
 args = sys.argv[1:]
 if not args or args[0] != "port-forward":
@@ -53,25 +53,7 @@ local = int(args[-1].split(":")[0])
 check = subprocess.run([real, "get", service, "--namespace", namespace], capture_output=True, text=True)
 if check.returncode != 0:
     sys.exit(check.stderr.strip())
-host, port = os.environ["DRM_TEST_MINIO"].rsplit(":", 1)
-server = socket.create_server(("127.0.0.1", local))
-def pipe(a, b):
-    try:
-        while data := a.recv(65536):
-            b.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-while True:
-    client, _ = server.accept()
-    upstream = socket.create_connection((host, int(port)))
-    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
-    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+os.execv(sys.executable, [sys.executable, {forwarder!r}, str(local), os.environ["DRM_TEST_MINIO"]])
 """
 
 
@@ -186,7 +168,11 @@ def operator(tmp_path: Path, minio_server: MinioServer) -> dict[str, Any]:
 
 def _install_wrapper(plane: ControlPlane, operator: dict[str, Any]) -> dict[str, str]:
     wrapper = operator["wrapper_dir"] / "kubectl"
-    wrapper.write_text(KUBECTL_WRAPPER.format(python=sys.executable, real=str(plane.kubectl_binary)))
+    wrapper.write_text(
+        KUBECTL_WRAPPER.format(
+            python=sys.executable, real=str(plane.kubectl_binary), forwarder=str(ks.REPO / "tests" / "forwarder.py")
+        )
+    )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     env = dict(operator["env"])
     env["PATH"] = f"{operator['wrapper_dir']}{os.pathsep}{plane.env()['PATH']}"

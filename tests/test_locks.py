@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LOCKS = ["requirements.txt", "service_requirements.txt", "requirements-dev.txt", "scripts/lock-tool.txt"]
+LOCKS = [
+    "requirements.txt",
+    "service_requirements.txt",
+    "requirements-dev.txt",
+    "scripts/lock-tool.txt",
+    "scripts/hadolint-tool.txt",
+]
 SAME_AS_TRAINING = ["pycaret", "scikit-learn", "numpy", "pandas"]
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([A-Za-z0-9.+!_-]+)$")
 _HASH = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
@@ -136,7 +142,9 @@ def pip_install_commands(text: str) -> list[str]:
     return [line for line in lines if re.search(r"(pip3?|PIP\)) install", line) and "echo " not in line]
 
 
-@pytest.mark.parametrize("path", ["Makefile", "Dockerfile", ".ci/run"])
+@pytest.mark.parametrize(
+    "path", ["Makefile", "Dockerfile", ".ci/run", "scripts/install_deploy_tools.sh", "scripts/lock.sh"]
+)
 def test_installers_require_the_hashes(path: str) -> None:
     """Every install from a lock file demands hashes; the only other install is the project itself."""
     commands = [c for c in pip_install_commands((REPO / path).read_text(encoding="utf-8")) if not c.startswith("#")]

@@ -67,8 +67,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     REST_CONFIG=/service/configuration/docker_rest_config.yaml
 
 # Every module the service runs and every class an admitted pickle may name imports here (one line, or the
-# build fails naming the missing module).
-RUN python -m diabetes_risk_model.service.runtime_check
+# build fails naming the missing module). What the imports leave in /tmp (matplotlib's font cache) goes.
+RUN python -m diabetes_risk_model.service.runtime_check && find /tmp -mindepth 1 -delete
 
 USER 10001:10001
 EXPOSE 8000

@@ -47,6 +47,6 @@ lock() {  # lock IN OUT [constraints...] -- then uv flags from the command line
 
 lock requirements.in requirements.txt -- "$@"
 prune=()  # --no-emit-package for each name in service_requirements.prune (the service never imports them)
-while read -r name; do prune+=(--no-emit-package "$name"); done < <(grep -vE '^\s*(#|$)' service_requirements.prune)
+while read -r name _; do prune+=(--no-emit-package "$name"); done < <(sed 's/#.*//' service_requirements.prune | grep -v '^\s*$')
 lock service_requirements.in service_requirements.txt requirements.txt -- "${prune[@]}" "$@"
 lock requirements-dev.in requirements-dev.txt requirements.txt -- "$@"

@@ -37,8 +37,8 @@ sys.meta_path.insert(0, Block())
 
 
 def pruned() -> list[str]:
-    lines = (REPO / "service_requirements.prune").read_text().splitlines()
-    return [re.sub(r"[-_.]+", "-", line.strip()).lower() for line in lines if line.strip() and not line.startswith("#")]
+    lines = [line.split("#", 1)[0].strip() for line in (REPO / "service_requirements.prune").read_text().splitlines()]
+    return [re.sub(r"[-_.]+", "-", line).lower() for line in lines if line]
 
 
 def run_blocked(blocked: list[str], code: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -267,3 +267,27 @@ def test_the_image_holds_no_build_ca_and_no_pip_cache(image: str) -> None:
     for path in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt")):
         body = "".join(path.read_text().split("-----BEGIN CERTIFICATE-----", 1)[-1].split("-----END")[0].split())
         assert body[:200] not in "".join(bundle.split()), f"the host's {path.name} is in the image's CA bundle"
+
+
+def test_the_image_ships_only_what_the_service_imports(image: str) -> None:
+    """No pruned package (service_requirements.prune), no pip, no package test suites; the runtime check passes."""
+    from tests.service.test_runtime_check import pruned
+
+    script = (
+        "import importlib.metadata as md, json, os, subprocess, sys\n"
+        "installed = sorted(d.metadata['Name'].lower().replace('_', '-') for d in md.distributions())\n"
+        "site = '/opt/venv/lib/python3.11/site-packages'\n"
+        "depth = site.count('/') + 1\n"
+        "tests = [r for r, _, _ in os.walk(site) if os.path.basename(r) == 'tests' and r.count('/') > depth]\n"
+        "command = [sys.executable, '-m', 'diabetes_risk_model.service.runtime_check']\n"
+        "check = subprocess.run(command, capture_output=True, text=True)\n"
+        "print(json.dumps({'installed': installed, 'tests': tests, 'check': check.stdout + check.stderr}))\n"
+    )
+    result = podman("run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", image, "python", "-c", script)
+    report = json.loads(result.stdout.splitlines()[-1])
+    installed = {name.replace(".", "-") for name in report["installed"]}
+    assert installed, "no distribution found in the image"
+    assert not installed & set(pruned()), sorted(installed & set(pruned()))
+    assert "pip" not in installed
+    assert report["tests"] == []
+    assert report["check"].startswith("runtime-check: ok ("), report["check"]

@@ -40,22 +40,21 @@ def values() -> dict[str, Any]:
     return loaded
 
 
-@pytest.fixture(scope="module")
-def rendered() -> str:
+def render(version: str) -> str:
+    """``helm template`` of the MinIO chart with our values, as `make kube-minio` installs it."""
     release = make_variable("MINIO_RELEASE")
+    values_file = str(KUBERNETES / "minio_values.yaml")
+    chart = str(minio_chart())
     result = helm(
-        "template",
-        release,
-        str(minio_chart()),
-        "--namespace",
-        NAMESPACE,
-        "--values",
-        str(KUBERNETES / "minio_values.yaml"),
-        "--kube-version",
-        KUBERNETES_VERSIONS[-1],
+        "template", release, chart, "--namespace", NAMESPACE, "--values", values_file, "--kube-version", version
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+@pytest.fixture(scope="module")
+def rendered() -> str:
+    return render(KUBERNETES_VERSIONS[-1])
 
 
 def objects(text: str, kind: str) -> list[dict[str, Any]]:
@@ -90,20 +89,8 @@ def test_every_value_key_is_one_the_chart_knows() -> None:
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_rendered_chart_is_valid_kubernetes(version: str) -> None:
-    release = make_variable("MINIO_RELEASE")
-    result = helm(
-        "template",
-        release,
-        str(minio_chart()),
-        "--namespace",
-        NAMESPACE,
-        "--values",
-        str(KUBERNETES / "minio_values.yaml"),
-        "--kube-version",
-        version,
-    )
-    assert result.returncode == 0, result.stderr
-    checked = kubeconform(["-"], version, stdin=result.stdout)
+    rendered = render(version)
+    checked = kubeconform(["-"], version, stdin=rendered)
     assert checked.returncode == 0, checked.stdout
     summary = json.loads(checked.stdout)["summary"]
     assert summary["valid"] >= 5 and summary["errors"] == 0 and summary["skipped"] == 0, summary

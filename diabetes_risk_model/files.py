@@ -7,6 +7,7 @@ downloads). On any error the temporary file is removed and the destination is le
 from __future__ import annotations
 
 import ctypes
+import functools
 import io
 import os
 import tempfile
@@ -26,6 +27,7 @@ WRITEBACK_STEP = 8 << 20
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages in the range; do not wait
 
 
+@functools.cache
 def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
     """libc's ``sync_file_range(2)`` (Linux; the ``os`` module has no binding), or None where there is none."""
     try:

@@ -86,8 +86,10 @@ class _Pipeline:
 
     def wait(self) -> None:
         pending, self._pending = self._pending, []
-        for job in pending:
-            job.result()
+        errors = [job.exception() for job in pending]  # waits for both, so nothing still writes after a failure
+        for error in errors:
+            if error is not None:
+                raise error
 
 
 class CanonicalZipWriter:

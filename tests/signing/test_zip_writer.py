@@ -85,3 +85,27 @@ def test_the_size_limit_stops_a_member_before_its_oversized_chunk_is_written() -
         writer.add_stream("model.pkl", io.BytesIO(DATA))
     writer.release()
     assert len(out.getvalue()) <= 2 * CHUNK_SIZE + 64, "nothing past the limit was written"
+
+
+def test_a_failed_hash_still_waits_for_the_write_of_the_same_chunk() -> None:
+    """Whichever helper fails, the other has finished before the error reaches the caller (no write in flight)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from diabetes_risk_model.signing.zip_writer import _Pipeline
+
+    written: list[int] = []
+
+    def update(chunk: object) -> None:
+        raise RuntimeError("hash failed")
+
+    def write(chunk: bytes) -> None:
+        time.sleep(0.2)
+        written.append(len(chunk))
+
+    with ThreadPoolExecutor(1) as hasher, ThreadPoolExecutor(1) as writer:
+        pipeline = _Pipeline(hasher, writer)
+        pipeline.start(update, write, b"x" * CHUNK_SIZE)
+        with pytest.raises(RuntimeError, match="hash failed"):
+            pipeline.wait()
+        assert written == [CHUNK_SIZE]

@@ -72,13 +72,15 @@ def build_package(
     sequence: int | None = None,
     expires_at: datetime | None = None,
     requirements: Mapping[str, str] | None = None,
+    created: datetime | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Path:
     """Sign and write ``output_dir / "{name}-{version}-{parameters_version}.zip"`` atomically.
 
     Signs with ``keyring.signing_key()`` (the newest active key). ``sequence=None`` uses the creation time
     in milliseconds since the epoch, which only grows. ``requirements=None`` records the installed versions
-    of :data:`DEFAULT_REQUIREMENTS`. ``extra_members`` maps archive names (e.g. ``"plots/auc.png"``) to files;
+    of :data:`DEFAULT_REQUIREMENTS`. ``created=None`` uses the current time (whole seconds, UTC); a package
+    built twice with the same ``created`` and inputs has the same members and signed statement. ``extra_members`` maps archive names (e.g. ``"plots/auc.png"``) to files;
     ``model.pkl``, ``model.sig``, ``manifest.json`` and ``signed_model.pkl`` are reserved names.
     """
     for label, value in (("name", name), ("version", version), ("parameters_version", parameters_version)):
@@ -92,7 +94,10 @@ def build_package(
     for member, file in paths.items():
         if not file.is_file():
             raise ConfigurationError(f"file for member {member!r} does not exist")
-    created = now_utc()
+    if created is None:
+        created = now_utc()
+    elif created.tzinfo is None or created.microsecond:
+        raise ConfigurationError("created must be timezone-aware, in whole seconds")
     manifest_fields = {
         "name": name,
         "version": version,

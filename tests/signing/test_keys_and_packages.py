@@ -4,6 +4,7 @@ the repository) and package round trips (build, verify, load exactly the verifie
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import pickle
@@ -147,13 +148,39 @@ def test_round_trip_and_manifest_contents(base_package: Path, verify_ring: Keyri
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and not i.extra and not i.comment for i in archive.infolist())
 
 
+def _member_regions(data: bytes) -> dict[tuple[str, str | None], bytes]:
+    """Every local header, member data and central record except model.sig's (its bytes hold the signature)."""
+    return {(r.kind, r.member): data[r.start : r.end] for r in regions(data) if r.member not in (None, "model.sig")}
+
+
+def _statement(data: bytes) -> dict:
+    bundle = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("model.sig"))
+    return json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+
+
 def test_build_is_deterministic_for_the_same_inputs(make_package: Callable[..., Path], tmp_path: Path) -> None:
-    """Same members => identical member bytes and headers; only the signature (created time) may differ."""
-    first, second = make_package(output_dir=tmp_path / "a"), make_package(output_dir=tmp_path / "b")
+    """Same inputs and the same ``created`` => identical members and the same signed statement."""
+    created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first = make_package(output_dir=tmp_path / "a", created=created)
+    second = make_package(output_dir=tmp_path / "b", created=created)
     a, b = first.read_bytes(), second.read_bytes()
-    manifest_data = next(r for r in regions(a) if r.kind == "data" and r.member == "model.sig")
-    assert a[: manifest_data.start] == b[: manifest_data.start]
-    assert len(a) == len(b)
+    assert _member_regions(a) == _member_regions(b)
+    assert _statement(a) == _statement(b)
+
+
+def test_build_members_do_not_depend_on_the_clock(make_package: Callable[..., Path], tmp_path: Path) -> None:
+    """Two builds a second apart (the clock ticked between them) differ only in model.sig."""
+    first = make_package(output_dir=tmp_path / "a", created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    second = make_package(output_dir=tmp_path / "b", created=datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
+    a, b = first.read_bytes(), second.read_bytes()
+    assert _member_regions(a) == _member_regions(b)
+    assert _statement(a) != _statement(b)
+
+
+def test_build_refuses_a_naive_or_fractional_created(make_package: Callable[..., Path]) -> None:
+    for created in (datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=UTC)):
+        with pytest.raises(ConfigurationError, match="created"):
+            make_package(created=created)
 
 
 def test_loaded_model_comes_from_the_verified_bytes_not_the_file(

@@ -29,8 +29,7 @@ from rest_model_service.configuration import ServiceConfiguration
 
 import diabetes_risk_model
 from diabetes_risk_model.prediction.table import API_FEATURES
-from diabetes_risk_model.signing import Keyring, build_package
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring, build_package
 
 MODEL_NAME = "diabetes_risk_model"
 PARAMETERS_VERSION = "2026_11_22"
@@ -197,7 +196,7 @@ def local_store(root: Path, package: Path, object_name: str = OBJECT_NAME) -> st
 
 def pin_environment(patch: pytest.MonkeyPatch, package: Path, sequence: int = 10) -> None:
     """The variables every shipped config reads to pin the package: its file digest and minimum sequence."""
-    from diabetes_risk_model.signing.hashing import sha256_file
+    from diabetes_risk_model.files import sha256_file
 
     patch.setenv("MODEL_PACKAGE_SHA256", sha256_file(package))
     patch.setenv("MODEL_MIN_SEQUENCE", str(sequence))

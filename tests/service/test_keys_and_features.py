@@ -12,8 +12,7 @@ import pytest
 from diabetes_risk_model.errors import ConfigurationError, FeatureMismatch
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRiskModelInput, GeneralHealth, Income
-from diabetes_risk_model.signing import Keyring
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring
 from tests.service.conftest import PARAMETERS_VERSION, Artifacts, local_store, service_configuration
 
 

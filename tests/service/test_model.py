@@ -37,8 +37,7 @@ from diabetes_risk_model.prediction.schemas import (
     GeneralHealth,
     Income,
 )
-from diabetes_risk_model.signing import Keyring
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring
 from tests.service.conftest import (
     OBJECT_NAME,
     PARAMETERS_VERSION,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from diabetes_risk_model.storage.minio_cluster import MinioCluster
-from diabetes_risk_model.storage.minio_server import MinioServer
+from tests.support.minio_cluster import MinioCluster
+from tests.support.minio_server import MinioServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

@@ -473,7 +473,7 @@ os.execv(sys.executable, [sys.executable, forwarder, args[-1].split(":")[0], os.
 def test_kube_upload_verifies_publishes_and_prints_the_pin(
     minio_server: object, bare_path: Path, tmp_path: Path, makefile: str, release: tuple[Path, Path, Keyring]
 ) -> None:
-    from diabetes_risk_model.storage.minio_server import free_port
+    from tests.support.minio_server import free_port
 
     package, public, _ = release
     directory = tmp_path / "bin"

@@ -25,7 +25,7 @@ from diabetes_risk_model.signing import Keyring, build_package
 from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.storage import open_store
-from diabetes_risk_model.storage.minio_server import free_port
+from tests.support.minio_server import free_port
 
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 

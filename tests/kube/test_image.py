@@ -33,8 +33,8 @@ from diabetes_risk_model.signing import Keyring, build_package, verify_package
 from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.storage import open_store
-from diabetes_risk_model.storage.minio_server import MinioServer, free_port
 from tests.kube import kube_support as ks
+from tests.support.minio_server import MinioServer, free_port
 
 PREDICT = "/api/models/diabetes_risk_model/prediction"
 BUILD_HINT = "run: bash scripts/build_image.sh (as root)"
@@ -270,18 +270,23 @@ def test_the_image_holds_no_build_ca_and_no_pip_cache(image: str) -> None:
 
 
 def test_the_image_ships_only_what_the_service_imports(image: str) -> None:
-    """No pruned package (service_requirements.prune), no pip, no package test suites; the runtime check passes."""
-    from tests.service.test_runtime_check import pruned
+    """No pruned package (service_requirements.prune), no pip, no package test suites, none of our test rigs or
+    development tools; the runtime check passes."""
+    from tests.support.pruned import pruned
 
     script = (
         "import importlib.metadata as md, json, os, subprocess, sys\n"
+        "service = sorted(os.listdir('/service'))\n"
+        "rigs = sorted(os.path.join(r, f) for r, _, fs in os.walk('/service')"
+        " for f in fs if f in {'minio_server.py', 'minio_cluster.py', 'netns.py'})\n"
         "installed = sorted(d.metadata['Name'].lower().replace('_', '-') for d in md.distributions())\n"
         "site = '/opt/venv/lib/python3.11/site-packages'\n"
         "depth = site.count('/') + 1\n"
         "tests = [r for r, _, _ in os.walk(site) if os.path.basename(r) == 'tests' and r.count('/') > depth]\n"
         "command = [sys.executable, '-m', 'diabetes_risk_model.service.runtime_check']\n"
         "check = subprocess.run(command, capture_output=True, text=True)\n"
-        "print(json.dumps({'installed': installed, 'tests': tests, 'check': check.stdout + check.stderr}))\n"
+        "print(json.dumps({'installed': installed, 'tests': tests, 'check': check.stdout + check.stderr,"
+        " 'service': service, 'rigs': rigs}))\n"
     )
     result = podman("run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", image, "python", "-c", script)
     report = json.loads(result.stdout.splitlines()[-1])
@@ -290,4 +295,6 @@ def test_the_image_ships_only_what_the_service_imports(image: str) -> None:
     assert not installed & set(pruned()), sorted(installed & set(pruned()))
     assert "pip" not in installed
     assert report["tests"] == []
+    assert {"tests", "devtools"}.isdisjoint(report["service"]), report["service"]
+    assert report["rigs"] == []
     assert report["check"].startswith("runtime-check: ok ("), report["check"]

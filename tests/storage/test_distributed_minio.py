@@ -1,7 +1,7 @@
 """The store as operators run it: distributed MinIO (2 nodes x 1 drive) and a read-only service user.
 
 kubernetes/minio_values.yaml deploys exactly this; here the nodes are real ``minio server`` processes on one
-machine (see ``diabetes_risk_model.storage.minio_cluster``), inside a network namespace of the test run's own
+machine (see ``tests.support.minio_cluster``), inside a network namespace of the test run's own
 where MinIO sees a container (``test_distributed_minio_netns.py``). With 2 drives MinIO stores 1 data + 1 parity
 shard per object: any one node can serve reads, and a write needs both. Every refusal asserted below is
 MinIO's own (its erasure quorum, its policy engine), not a check of ours.
@@ -33,7 +33,6 @@ import diabetes_risk_model
 from diabetes_risk_model.errors import StorageAccessDenied, StorageUnavailable
 from diabetes_risk_model.signing import Expectation, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
-from diabetes_risk_model.storage.minio_cluster import MinioCluster
 from tests.conftest import DistributedMinio, S3Login
 from tests.service.conftest import (  # noqa: F401  (api_pipeline, artifacts, start_service: fixtures, by name)
     BUCKET,
@@ -47,6 +46,7 @@ from tests.service.conftest import (  # noqa: F401  (api_pipeline, artifacts, st
     wait_for_startup,
 )
 from tests.service.test_minio_integration import PREDICT, docker_configuration, upload
+from tests.support.minio_cluster import MinioCluster
 
 SERVICE_INPUT = {"body_mass_index": 33, "age": "FORTY_TO_FORTY_FOUR"}
 

@@ -163,8 +163,8 @@ def main() -> int:
     say(f"built {package.relative_to(REPO)}")
 
     from diabetes_risk_model.signing import Keyring
-    from diabetes_risk_model.storage import store_from_env
-    from diabetes_risk_model.training.publish import package_pin, publish, published_line
+    from diabetes_risk_model.storage import published_line, store_from_env
+    from diabetes_risk_model.training.publish import package_pin, publish
 
     store = store_from_env(env)
     object_name = publish(package, store=store, progress=sys.stderr.isatty())

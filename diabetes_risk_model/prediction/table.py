@@ -16,8 +16,10 @@ import pandas as pd
 
 from diabetes_risk_model.errors import PredictionError
 from diabetes_risk_model.prediction.schemas import (
+    API_FEATURES,
     BMI_MAX,
     BMI_MIN,
+    FEATURE_COLUMNS,
     Age,
     DiabetesRisk,
     DiabetesRiskModelInput,
@@ -26,33 +28,6 @@ from diabetes_risk_model.prediction.schemas import (
     Income,
 )
 
-#: The 21 features, in the order the pipeline was trained on (the original design's order).
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "HighBloodPressure",
-    "HighCholesterol",
-    "CholesterolChecked",
-    "BMI",
-    "Smoker",
-    "Stroke",
-    "HeartDiseaseOrHeartAttack",
-    "PhysicalActivity",
-    "Fruits",
-    "Veggies",
-    "HeavyAlchoholConsumption",
-    "AnyHealthcare",
-    "NoDoctorsVisitBecauseOfCost",
-    "GeneralHealth",
-    "MentalHealth",
-    "PhysicalHealth",
-    "DifficultyWalking",
-    "Sex",
-    "Age",
-    "Education",
-    "Income",
-)
-
-#: The features the API fills, in key order; every other feature is missing and imputed by the pipeline.
-API_FEATURES: tuple[str, ...] = ("BMI", "GeneralHealth", "Age", "Income")
 _API_INDEXES = [FEATURE_COLUMNS.index(c) for c in API_FEATURES]
 
 #: A key into the answer table: (BMI, GeneralHealth code, Age code, Income code), None = missing.
@@ -136,8 +111,6 @@ class AnswerTable:
 
 
 __all__ = [
-    "API_FEATURES",
-    "FEATURE_COLUMNS",
     "AnswerTable",
     "Key",
     "all_keys",

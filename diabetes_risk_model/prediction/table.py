@@ -68,11 +68,6 @@ def frame_for(keys: list[Key], columns: pd.Index | None = None) -> pd.DataFrame:
     return pd.DataFrame(values, columns=columns, copy=False)
 
 
-def inputs_to_frame(inputs: list[DiabetesRiskModelInput]) -> pd.DataFrame:
-    """The frame the pipeline sees for these inputs (used by tests to compare with the pipeline itself)."""
-    return frame_for([key_for(item) for item in inputs])
-
-
 class AnswerTable:
     """Answers for a loaded pipeline: a dictionary over the whole input space, or one pipeline call per key."""
 
@@ -115,6 +110,5 @@ __all__ = [
     "Key",
     "all_keys",
     "frame_for",
-    "inputs_to_frame",
     "key_for",
 ]

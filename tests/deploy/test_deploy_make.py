@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import REPO, container, make_variable, pod_spec
 
 from diabetes_risk_model.signing import Keyring, build_package
 from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.storage import open_store
+from tests.support.deploy import REPO, container, make_variable, pod_spec
 
 CLUSTER_TOOLS = ("docker", "kubectl", "helm", "minikube")
 TARGETS = {

@@ -27,13 +27,13 @@ from typing import Any
 import pytest
 
 import diabetes_risk_model
-from diabetes_risk_model.prediction.model import inputs_to_frame
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRisk, DiabetesRiskModelInput, GeneralHealth, Income
 from diabetes_risk_model.signing import Keyring, build_package, verify_package
 from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.signing.keys import Key
 from diabetes_risk_model.storage import open_store
 from tests.kube import kube_support as ks
+from tests.support.inputs import pipeline_frame
 from tests.support.minio_server import MinioServer, free_port
 
 PREDICT = "/api/models/diabetes_risk_model/prediction"
@@ -101,7 +101,7 @@ def http(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
 def api_pipeline(diabetes_csv: Path) -> Any:
     """A real pycaret pipeline whose selected features are the API's inputs (the service refuses any other)."""
     from diabetes_risk_model.prediction.table import API_FEATURES
-    from tests.service.conftest import train_pipeline_on
+    from tests.support.packages import train_pipeline_on
 
     return train_pipeline_on(diabetes_csv, API_FEATURES)
 
@@ -210,7 +210,7 @@ def test_the_image_serves_the_pipelines_predictions_locked_down(served: tuple[st
         )
         for _ in range(20)
     ]
-    expected = [DiabetesRisk.map(float(y)) for y in pipeline.predict(inputs_to_frame(inputs))]
+    expected = [DiabetesRisk.map(float(y)) for y in pipeline.predict(pipeline_frame(inputs))]
     for item, want in zip(inputs, expected, strict=True):
         status, body = http(f"{url}{PREDICT}", item.model_dump(mode="json", exclude_none=True))
         assert status == 200, body

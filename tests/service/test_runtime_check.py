@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from diabetes_risk_model.prediction.model import inputs_to_frame
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRiskModelInput, GeneralHealth, Income
-from tests.service.conftest import Artifacts
+from tests.support.inputs import pipeline_frame
+from tests.support.packages import Artifacts
 from tests.support.pruned import pruned
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in {"plotly", "numba", "s
 
 
 def test_a_real_package_verifies_loads_and_predicts_without_the_pruned_packages(artifacts: Artifacts) -> None:
-    frame = inputs_to_frame(
+    frame = pipeline_frame(
         [
             DiabetesRiskModelInput(
                 body_mass_index=bmi,

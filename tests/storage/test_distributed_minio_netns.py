@@ -15,9 +15,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.storage.conftest import DISTRIBUTED
 from tests.support.netns import in_namespace_command, namespace_env
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DISTRIBUTED = Path(__file__).with_name("test_distributed_minio.py")
 
 
 def distributed_test_names(module: Path) -> set[str]:

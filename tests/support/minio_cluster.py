@@ -159,3 +159,32 @@ class MinioCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class S3Login:
+    """One S3 identity at one endpoint: what a client (the service, a publisher) is configured with."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+
+@dataclass
+class DistributedMinio:
+    """A running :class:`MinioCluster` and the service's read-only user on it."""
+
+    cluster: MinioCluster
+    service_user: tuple[str, str]
+
+    def root(self, node: int = 0) -> S3Login:
+        """The administrator, as `make kube-upload` publishes, at node *node*."""
+        return S3Login(self.cluster.nodes[node].endpoint, self.cluster.access_key, self.cluster.secret_key)
+
+    def service(self, node: int = 0) -> S3Login:
+        """The read-only user the model service is given, at node *node*."""
+        return S3Login(self.cluster.nodes[node].endpoint, *self.service_user)

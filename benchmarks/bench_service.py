@@ -61,9 +61,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
 import diabetes_risk_model  # noqa: E402
-from diabetes_risk_model.prediction.loading import LoadedPackage, PackageLoader  # noqa: E402
-from diabetes_risk_model.prediction.model import FEATURE_COLUMNS, DiabetesRiskModel  # noqa: E402
+from diabetes_risk_model.prediction.model import DiabetesRiskModel  # noqa: E402
 from diabetes_risk_model.prediction.schemas import (  # noqa: E402
+    FEATURE_COLUMNS,
     Age,
     DiabetesRisk,
     DiabetesRiskModelInput,
@@ -71,6 +71,9 @@ from diabetes_risk_model.prediction.schemas import (  # noqa: E402
     GeneralHealth,
     Income,
 )
+from diabetes_risk_model.prediction.settings import ModelSettings  # noqa: E402
+from diabetes_risk_model.prediction.table import AnswerTable, key_for  # noqa: E402
+from diabetes_risk_model.storage import open_store  # noqa: E402
 
 NAME = "diabetes_risk_model"
 PARAMETERS_VERSION = "2026_11_22"
@@ -114,24 +117,28 @@ class OriginalDesignModel(DiabetesRiskModel):
             ],
             columns=list(FEATURE_COLUMNS),
         )
-        y_hat = DiabetesRisk.map(float(self._pipeline.predict(X)[0]))
+        y_hat = DiabetesRisk.map(float(self.pipeline.predict(X)[0]))
         return DiabetesRiskModelOutput(diabetes_risk=y_hat)
 
 
-class UnsignedLoader(PackageLoader):
-    """Fetch only: the downloaded object is a bare pickle, loaded with pickle.loads (no pin, no verification)."""
-
-    def load(self) -> LoadedPackage:
-        with tempfile.TemporaryDirectory(prefix="bench-unsigned-") as tmp:
-            package = self.fetch(Path(tmp) / self.object_name)
-            pipeline = pickle.loads(package.read_bytes())  # the unsigned baseline, on purpose
-        return LoadedPackage(pipeline, manifest=None, sha256="")
-
-
 class UnsignedBaselineModel(DiabetesRiskModel):
-    """Ours without verification."""
+    """Ours without verification: the same settings and answer table, but the stored object is a bare pickle,
+    downloaded and loaded with pickle.loads (no keyring, no pin, no verification, no feature check)."""
 
-    loader_class = UnsignedLoader
+    def __init__(self, metrics: Any = None, **configuration: Any) -> None:
+        self.settings = settings = ModelSettings.parse(**configuration)
+        store = open_store(settings.store_url, settings.model_files_bucket, settings.access_key, settings.secret_key)
+        with tempfile.TemporaryDirectory(prefix="bench-unsigned-") as tmp:
+            path = store.download(OBJECT_NAME, Path(tmp) / OBJECT_NAME)
+            self._bare_pipeline = pickle.loads(path.read_bytes())  # the unsigned baseline, on purpose
+        self._table = AnswerTable(self._bare_pipeline, precompute=settings.precompute)
+
+    @property
+    def pipeline(self) -> Any:
+        return self._bare_pipeline
+
+    def predict(self, data: Any) -> DiabetesRiskModelOutput:
+        return self._table.answer(key_for(data))
 
 
 # -- setup ---------------------------------------------------------------------------------------

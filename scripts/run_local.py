@@ -2,8 +2,9 @@
 """`make run`: the whole product on one machine, from nothing to a served prediction.
 
 1. a development ECDSA P-256 keyring in .keys/ (git-ignored; private ring 0600, public ring for the service)
-2. a model store: $MINIO_URL if set; else a real MinIO built from source, started on loopback;
-   else (no Go toolchain) a local directory store
+2. a model store: $MINIO_URL if set; else a real MinIO built from source, started on loopback by the test
+   suite's MinIO runner (tests/support/minio_server.py: one runner for both); else (no Go toolchain) a local
+   directory store
 3. fast training on the real data ($DIABETES_DATA, else data/<the CSV>, else Kaggle), signed and packaged
 4. the package published to the store: one line `published <object> sequence=<n> sha256=<hex>`
 5. the service started on 127.0.0.1 (uvicorn, docker_rest_config.yaml, public keys only), pinned to that
@@ -74,7 +75,7 @@ def start_store(env: dict[str, str], pids: list[int]) -> str:
     if env.get("MINIO_URL"):
         say(f"publishing to the store at MINIO_URL ({env['MINIO_URL']})")
         return env["MINIO_URL"]
-    from diabetes_risk_model.storage.minio_server import MinioServer, find_minio_binary
+    from tests.support.minio_server import MinioServer, find_minio_binary
 
     try:
         find_minio_binary()
@@ -162,8 +163,8 @@ def main() -> int:
     say(f"built {package.relative_to(REPO)}")
 
     from diabetes_risk_model.signing import Keyring
-    from diabetes_risk_model.storage import store_from_env
-    from diabetes_risk_model.training.publish import package_pin, publish, published_line
+    from diabetes_risk_model.storage import published_line, store_from_env
+    from diabetes_risk_model.training.publish import package_pin, publish
 
     store = store_from_env(env)
     object_name = publish(package, store=store, progress=sys.stderr.isatty())

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test area: a real MinIO server and the real training data."""
+"""Fixtures shared by every test area: a real MinIO server and deployment, the real training data, and (from
+``tests/support/fixtures.py``) real pipelines, a real signed package and the service."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from diabetes_risk_model.storage.minio_cluster import MinioCluster
-from diabetes_risk_model.storage.minio_server import MinioServer
+from tests.support.minio_cluster import DistributedMinio, MinioCluster
+from tests.support.minio_server import MinioServer
+
+pytest_plugins = ("tests.support.fixtures",)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -34,35 +36,6 @@ def minio_server(tmp_path: Path) -> Iterator[MinioServer]:
         yield server
     finally:
         server.stop()
-
-
-@dataclass(frozen=True)
-class S3Login:
-    """One S3 identity at one endpoint: what a client (the service, a publisher) is configured with."""
-
-    endpoint: str
-    access_key: str
-    secret_key: str
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.endpoint}"
-
-
-@dataclass
-class DistributedMinio:
-    """A running :class:`MinioCluster` and the service's read-only user on it."""
-
-    cluster: MinioCluster
-    service_user: tuple[str, str]
-
-    def root(self, node: int = 0) -> S3Login:
-        """The administrator, as `make kube-upload` publishes, at node *node*."""
-        return S3Login(self.cluster.nodes[node].endpoint, self.cluster.access_key, self.cluster.secret_key)
-
-    def service(self, node: int = 0) -> S3Login:
-        """The read-only user the model service is given, at node *node*."""
-        return S3Login(self.cluster.nodes[node].endpoint, *self.service_user)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Rules that hold for the whole repository, checked mechanically.
 
 - Importing any of our modules does no I/O: no file opened (other than code), no socket, no process.
+- No module of the package imports the test suite or development tools (``tests``, ``devtools``).
 - No key material or password literal outside tests/.
 - Nothing from ../shared (the data, the compat package) is committed.
 - No runtime state or credentials are committed, recognised by path and by content (env files holding
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -85,13 +87,58 @@ def test_importing_our_modules_does_no_io() -> None:
     assert report["events"] == []
 
 
+#: Top-level packages the product may never import: test rigs and development tools live there.
+OUTSIDE_THE_PRODUCT = ("tests", "devtools")
+
+
+def imports_from_outside_the_product(source: str) -> list[str]:
+    """The modules named by *source*'s imports (absolute, any depth) whose top-level package is outside the product."""
+    named: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            named += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            named.append(node.module)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            function = node.func
+            called = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+            if called in {"import_module", "__import__"} and isinstance(node.args[0].value, str):
+                named.append(node.args[0].value)
+    return [name for name in named if name.split(".")[0] in OUTSIDE_THE_PRODUCT]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from tests.support.minio_server import MinioServer",
+        "import devtools.minio",
+        "def f():\n    import tests.support.netns as n",
+        "import importlib\nimportlib.import_module('tests.support.minio_cluster')",
+    ],
+)
+def test_the_product_import_check_sees_a_planted_import(source: str) -> None:
+    assert imports_from_outside_the_product(source)
+
+
+def test_no_product_module_imports_tests_or_devtools() -> None:
+    offenders = {
+        str(path.relative_to(REPO)): found
+        for path in sorted((REPO / "diabetes_risk_model").rglob("*.py"))
+        if (found := imports_from_outside_the_product(path.read_text(encoding="utf-8")))
+    }
+    assert len(list((REPO / "diabetes_risk_model").rglob("*.py"))) >= 15  # the walk found the package
+    assert offenders == {}
+
+
 def _tracked_files() -> list[Path]:
     out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     return [REPO / name for name in out.decode().split("\0") if name]
 
 
 def test_nothing_from_shared_is_committed() -> None:
-    shared_digests = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in SHARED.rglob("*") if p.is_file()}
+    # An empty file carries nothing of ../shared (empty __init__.py files and an empty test vector share a digest).
+    shared = [p for p in SHARED.rglob("*") if p.is_file() and p.stat().st_size > 0]
+    shared_digests = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in shared}
     assert shared_digests, "../shared should be beside the repository"
     committed = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in _tracked_files() if p.is_file()}
     assert not set(shared_digests) & set(committed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from diabetes_risk_model.errors import FeatureMismatch
-from diabetes_risk_model.prediction.table import API_FEATURES
+from diabetes_risk_model.prediction.schemas import API_FEATURES
 
 
 def selected_features(pipeline: Any) -> list[str]:

@@ -1,5 +1,7 @@
 """Loading a model package, as a numbered checklist; any refusal raises and nothing after it runs.
 
+0. **Keys.** Load the verification keyring named by the settings, once (:func:`verification_keyring`);
+   a keyring file holding signing material is refused unless ``allow_private_keys``.
 1. **Fetch** the package from the store into a private temporary directory, waiting (bounded) while the
    store is unavailable (:mod:`.retry`).
 2. **Pin check.** Hash the downloaded file (:func:`files.sha256_file`); with ``package_sha256``
@@ -26,17 +28,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diabetes_risk_model.errors import BindingMismatch, StorageError, StorageUnavailable, VerificationError
+from diabetes_risk_model.errors import (
+    BindingMismatch,
+    ConfigurationError,
+    StorageError,
+    StorageUnavailable,
+    VerificationError,
+)
 from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.features import feature_mismatch
 from diabetes_risk_model.prediction.metrics import LoadMetrics
 from diabetes_risk_model.prediction.retry import download_with_retries
 from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
-from diabetes_risk_model.signing import Expectation, VerifiedPackage, verify_package
+from diabetes_risk_model.signing import Expectation, Keyring, VerifiedPackage, verify_package
 from diabetes_risk_model.storage import open_store
 from diabetes_risk_model.unpickling import restricted_loads
 
-logger = logging.getLogger("diabetes_risk_model.prediction.model")
+logger = logging.getLogger(__name__)
+
+
+def verification_keyring(settings: ModelSettings) -> Keyring:
+    """The public keyring the service verifies with, from the keyring file (read once) and/or the HMAC secret.
+
+    A keyring file that holds signing material (private keys, HMAC secrets) is refused unless
+    ``allow_private_keys``, so that a misconfigured pod never holds anything that can sign without someone
+    having said so. Private asymmetric keys are then dropped (:meth:`Keyring.public`); HMAC secrets stay, as
+    verification needs them.
+    """
+    from_file = Keyring.from_settings(keyring_path=settings.keyring_path) if settings.keyring_path else Keyring()
+    if from_file.has_secrets and not settings.allow_private_keys:
+        raise ConfigurationError(
+            "the keyring file holds private keys or HMAC secrets, which can sign; give the service a public "
+            "keyring (Keyring.public()), or set allow_private_keys: true",
+            setting="allow_private_keys",
+        )
+    if settings.hmac_secret is None:
+        return from_file.public()
+    secret = Keyring.from_settings(hmac_secret=settings.hmac_secret, hmac_key_id=settings.hmac_key_id)
+    return Keyring([*from_file.keys, *secret.keys], secret.legacy_key_id).public()
 
 
 @dataclass(frozen=True)
@@ -59,11 +88,12 @@ class PackageLoader:
         self.where = f"{redact_url(settings.store_url)}/{settings.model_files_bucket}/{object_name}"
 
     def load(self) -> LoadedPackage:
+        keyring = verification_keyring(self.settings)  # 0
         with tempfile.TemporaryDirectory(prefix="drm-package-") as tmp:
             package = self.fetch(Path(tmp) / self.object_name)  # 1
             try:
                 digest = self.check_pin(package)  # 2
-                verified = self.verify(package)  # 3
+                verified = self.verify(package, keyring)  # 3
             except VerificationError as exc:
                 self.refused(exc, "nothing was unpickled")
                 raise
@@ -115,9 +145,9 @@ class PackageLoader:
             logger.warning("model package %s is not pinned (package_sha256 unset); sha256=%s", self.object_name, digest)
         return digest
 
-    def verify(self, package: Path) -> VerifiedPackage:
+    def verify(self, package: Path, keyring: Keyring) -> VerifiedPackage:
         """3. Signature, members, binding to this model and ``min_sequence``."""
-        verified = verify_package(package, self.settings.keyring, self.expect, allow_legacy=self.settings.allow_legacy)
+        verified = verify_package(package, keyring, self.expect, allow_legacy=self.settings.allow_legacy)
         manifest = verified.manifest
         logger.info(
             "model package %s verified (key id %s, sequence %s)",
@@ -152,4 +182,4 @@ class PackageLoader:
         raise mismatch
 
 
-__all__ = ["LoadedPackage", "PackageLoader"]
+__all__ = ["LoadedPackage", "PackageLoader", "verification_keyring"]

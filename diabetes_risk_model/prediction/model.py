@@ -1,11 +1,10 @@
 """The model rest_model_service hosts: the :class:`ml_base.MLModel` facade over settings, loading and answers.
 
-- :mod:`.settings` reads and validates the configuration (``${NAME}`` = environment variable) and builds the
-  public verification keyring;
-- :mod:`.loading` fetches (bounded retries), checks the pin, verifies, unpickles and checks the features,
-  as a numbered checklist; a refused package raises, and rest_model_service then marks the service not
-  ready and not healthy (see ``diabetes_risk_model.service.app``): restarting will not fix a tampered
-  package;
+- :mod:`.settings` reads and validates the configuration (``${NAME}`` = environment variable), opening no file;
+- :mod:`.loading` loads the public verification keyring, fetches (bounded retries), checks the pin, verifies,
+  unpickles and checks the features, as a numbered checklist; a refused package raises, and
+  rest_model_service then marks the service not ready and not healthy (see ``diabetes_risk_model.service.app``):
+  restarting will not fix a tampered package;
 - :mod:`.table` answers: by default the whole input space is answered once, so ``predict()`` is a lookup.
 
 rest_model_service builds models in a background thread (``create_app(wait_for_model_creation=False)``),
@@ -26,19 +25,9 @@ import diabetes_risk_model
 from diabetes_risk_model.errors import ConfigurationError
 from diabetes_risk_model.prediction.loading import LoadedPackage, PackageLoader
 from diabetes_risk_model.prediction.metrics import LoadMetrics
-from diabetes_risk_model.prediction.retry import RetryPolicy, download_with_retries
 from diabetes_risk_model.prediction.schemas import DiabetesRiskModelInput, DiabetesRiskModelOutput
 from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
-from diabetes_risk_model.prediction.table import (
-    API_FEATURES,
-    FEATURE_COLUMNS,
-    AnswerTable,
-    Key,
-    all_keys,
-    frame_for,
-    inputs_to_frame,
-    key_for,
-)
+from diabetes_risk_model.prediction.table import AnswerTable, key_for
 from diabetes_risk_model.signing import Expectation, package_file_name
 
 logger = logging.getLogger(__name__)
@@ -63,9 +52,6 @@ class DiabetesRiskModel(MLModel):
     ``metrics`` is not a setting: the app passes its :class:`LoadMetrics`; a model built on its own keeps a
     private registry.
     """
-
-    #: Fetch → pin → verify → unpickle → features; a subclass may swap it (the benchmark's unsigned baseline).
-    loader_class: type[PackageLoader] = PackageLoader
 
     @property
     def display_name(self) -> str:
@@ -105,7 +91,7 @@ class DiabetesRiskModel(MLModel):
             min_sequence=self.settings.min_sequence,
         )
         started = time.monotonic()
-        loaded = self.loader_class(self.settings, self.object_name, expect, self.metrics).load()
+        loaded = PackageLoader(self.settings, self.object_name, expect, self.metrics).load()
         self._pipeline = loaded.pipeline
         self._answers = AnswerTable(loaded.pipeline, precompute=self.settings.precompute)
         elapsed = time.monotonic() - started
@@ -142,11 +128,6 @@ class DiabetesRiskModel(MLModel):
     def store_url(self) -> str:
         return self.settings.store_url
 
-    @staticmethod
-    def key_for(data: DiabetesRiskModelInput) -> Key:
-        """The table key for one input."""
-        return key_for(data)
-
     def predict(self, data: BaseModel) -> DiabetesRiskModelOutput:
         """Predict the diabetes risk for one input; anything but :class:`DiabetesRiskModelInput` is refused."""
         if not isinstance(data, DiabetesRiskModelInput):
@@ -157,17 +138,8 @@ class DiabetesRiskModel(MLModel):
 
     @property
     def pipeline(self) -> Any:
-        """The verified, unpickled pipeline (for tests and benchmarks that compare against it)."""
+        """The verified, unpickled pipeline."""
         return self._pipeline
 
 
-__all__ = [
-    "API_FEATURES",
-    "FEATURE_COLUMNS",
-    "DiabetesRiskModel",
-    "RetryPolicy",
-    "all_keys",
-    "download_with_retries",
-    "frame_for",
-    "inputs_to_frame",
-]
+__all__ = ["DiabetesRiskModel"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from diabetes_risk_model.errors import ConfigurationError, StorageUnavailable
 
-logger = logging.getLogger("diabetes_risk_model.prediction.model")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

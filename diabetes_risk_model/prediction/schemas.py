@@ -74,6 +74,37 @@ class Income(_CodedEnum):
 BMI_MIN = 15
 BMI_MAX = 60
 
+#: The 21 features, in the order the pipeline is trained on and the service builds its rows in: the training
+#: data's columns after renaming (``training.data.RENAMES``). ``HeavyAlchoholConsumption`` is misspelled on
+#: purpose: it is the name the trained pipelines and the service share.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "HighBloodPressure",
+    "HighCholesterol",
+    "CholesterolChecked",
+    "BMI",
+    "Smoker",
+    "Stroke",
+    "HeartDiseaseOrHeartAttack",
+    "PhysicalActivity",
+    "Fruits",
+    "Veggies",
+    "HeavyAlchoholConsumption",
+    "AnyHealthcare",
+    "NoDoctorsVisitBecauseOfCost",
+    "GeneralHealth",
+    "MentalHealth",
+    "PhysicalHealth",
+    "DifficultyWalking",
+    "Sex",
+    "Age",
+    "Education",
+    "Income",
+)
+
+#: The features the API fills (``body_mass_index``, ``general_health``, ``age``, ``income``, in that order);
+#: every other feature is sent missing and imputed by the pipeline.
+API_FEATURES: tuple[str, ...] = ("BMI", "GeneralHealth", "Age", "Income")
+
 
 def _whole_number(value: Any) -> Any:
     """Accept a JSON integer, or a number with no fractional part (JSON Schema's ``integer``); refuse the rest.
@@ -135,12 +166,14 @@ class DiabetesRiskModelOutput(BaseModel):
 
 
 __all__ = [
+    "API_FEATURES",
     "BMI_MAX",
     "BMI_MIN",
     "Age",
     "DiabetesRisk",
     "DiabetesRiskModelInput",
     "DiabetesRiskModelOutput",
+    "FEATURE_COLUMNS",
     "GeneralHealth",
     "Income",
 ]

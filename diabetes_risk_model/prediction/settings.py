@@ -2,8 +2,9 @@
 
 Every setting may be written ``${NAME}``; it is read from the environment here
 (:func:`diabetes_risk_model.config.expand_env`) and a missing variable raises
-:class:`MissingEnvironmentVariable` naming it. An empty value counts as unset. Nothing secret is ever put in
-a log line, an exception message or a ``repr``.
+:class:`MissingEnvironmentVariable` naming it. An empty value counts as unset. Parsing opens no file: the
+keyring named by ``keyring_path`` is loaded, once, by the loader (:func:`.loading.verification_keyring`).
+Nothing secret is ever put in a log line, an exception message or a ``repr``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from diabetes_risk_model.config import expand_env, parse_bool
 from diabetes_risk_model.errors import ConfigurationError
 from diabetes_risk_model.prediction.retry import RetryPolicy
-from diabetes_risk_model.signing import Keyring
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -76,26 +76,15 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{host}"
 
 
-def verification_keyring(
-    keyring_path: str | None,
-    hmac_secret: str | None,
-    hmac_key_id: str | None,
-    *,
-    allow_private_keys: bool,
-    allow_legacy: bool,
-) -> Keyring:
-    """The keyring the service verifies with: only its public view is kept.
+def check_verification_keys(
+    keyring_path: str | None, hmac_secret: str | None, *, allow_private_keys: bool, allow_legacy: bool
+) -> None:
+    """Refuse a configuration that names no verification key, or an HMAC secret nobody allowed.
 
-    A keyring that holds signing material is refused unless allowed, so that a misconfigured pod never holds
-    anything that can sign without someone having said so:
-
-    - secrets in the keyring file (Ed25519/ECDSA private keys, HMAC secrets) need ``allow_private_keys``;
-    - the HMAC secret ``parameters_signing_key`` can sign by nature (HMAC verification needs the same
-      secret); it needs ``allow_private_keys``, or ``allow_legacy``, since the original ``signed_model.pkl``
-      format can only be verified with it.
-
-    Private asymmetric keys are then dropped (:meth:`Keyring.public`); HMAC secrets stay, as verification
-    needs them.
+    The HMAC secret ``parameters_signing_key`` can sign by nature (HMAC verification needs the same secret);
+    it needs ``allow_private_keys``, or ``allow_legacy``, since the original ``signed_model.pkl`` format can
+    only be verified with it. Secrets inside the keyring file are checked when it is loaded
+    (:func:`.loading.verification_keyring`).
     """
     if keyring_path is None and hmac_secret is None:
         raise ConfigurationError(
@@ -103,24 +92,12 @@ def verification_keyring(
             "(PARAMETERS_SIGNING_KEY)",
             setting="keyring_path",
         )
-    if (
-        keyring_path is not None
-        and not allow_private_keys
-        and Keyring.from_settings(keyring_path=keyring_path).has_secrets
-    ):
-        raise ConfigurationError(
-            "the keyring file holds private keys or HMAC secrets, which can sign; give the service a public "
-            "keyring (Keyring.public()), or set allow_private_keys: true",
-            setting="allow_private_keys",
-        )
     if hmac_secret is not None and not (allow_private_keys or allow_legacy):
         raise ConfigurationError(
             "parameters_signing_key is an HMAC secret, which can sign; use a public keyring (keyring_path), or set "
             "allow_private_keys: true (or allow_legacy: true for original-format packages)",
             setting="allow_private_keys",
         )
-    keyring = Keyring.from_settings(keyring_path=keyring_path, hmac_secret=hmac_secret, hmac_key_id=hmac_key_id)
-    return keyring.public()
 
 
 @dataclass(frozen=True)
@@ -138,7 +115,9 @@ class ModelSettings:
     allow_private_keys: bool
     package_sha256: str | None
     feature_check: str
-    keyring: Keyring = field(repr=False)
+    keyring_path: str | None
+    hmac_key_id: str | None
+    hmac_secret: str | None = field(default=None, repr=False)
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
 
@@ -179,6 +158,11 @@ class ModelSettings:
             raise ConfigurationError("setting feature_check must be refuse or warn", setting="feature_check")
         allow_legacy_flag = flag(allow_legacy, "allow_legacy", False)
         allow_private = flag(allow_private_keys, "allow_private_keys", False)
+        keyring_file = setting(keyring_path, "keyring_path")
+        hmac_secret = setting(parameters_signing_key, "parameters_signing_key")
+        check_verification_keys(
+            keyring_file, hmac_secret, allow_private_keys=allow_private, allow_legacy=allow_legacy_flag
+        )
         return cls(
             model_parameters_version=str(setting(model_parameters_version, "model_parameters_version", True)),
             model_files_bucket=str(setting(model_files_bucket, "model_files_bucket", True)),
@@ -196,16 +180,12 @@ class ModelSettings:
             allow_private_keys=allow_private,
             package_sha256=package_digest(package_sha256),
             feature_check=check,
-            keyring=verification_keyring(
-                setting(keyring_path, "keyring_path"),
-                setting(parameters_signing_key, "parameters_signing_key"),
-                setting(parameters_signing_key_id, "parameters_signing_key_id"),
-                allow_private_keys=allow_private,
-                allow_legacy=allow_legacy_flag,
-            ),
+            keyring_path=None if keyring_file is None else str(keyring_file),
+            hmac_key_id=setting(parameters_signing_key_id, "parameters_signing_key_id"),
+            hmac_secret=None if hmac_secret is None else str(hmac_secret),
             access_key=setting(minio_access_key, "minio_access_key"),
             secret_key=setting(minio_secret_key, "minio_secret_key"),
         )
 
 
-__all__ = ["FEATURE_CHECK_MODES", "ModelSettings", "normalise_store_url", "redact_url", "verification_keyring"]
+__all__ = ["FEATURE_CHECK_MODES", "ModelSettings", "check_verification_keys", "normalise_store_url", "redact_url"]

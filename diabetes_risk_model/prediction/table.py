@@ -16,8 +16,10 @@ import pandas as pd
 
 from diabetes_risk_model.errors import PredictionError
 from diabetes_risk_model.prediction.schemas import (
+    API_FEATURES,
     BMI_MAX,
     BMI_MIN,
+    FEATURE_COLUMNS,
     Age,
     DiabetesRisk,
     DiabetesRiskModelInput,
@@ -26,33 +28,6 @@ from diabetes_risk_model.prediction.schemas import (
     Income,
 )
 
-#: The 21 features, in the order the pipeline was trained on (the original design's order).
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "HighBloodPressure",
-    "HighCholesterol",
-    "CholesterolChecked",
-    "BMI",
-    "Smoker",
-    "Stroke",
-    "HeartDiseaseOrHeartAttack",
-    "PhysicalActivity",
-    "Fruits",
-    "Veggies",
-    "HeavyAlchoholConsumption",
-    "AnyHealthcare",
-    "NoDoctorsVisitBecauseOfCost",
-    "GeneralHealth",
-    "MentalHealth",
-    "PhysicalHealth",
-    "DifficultyWalking",
-    "Sex",
-    "Age",
-    "Education",
-    "Income",
-)
-
-#: The features the API fills, in key order; every other feature is missing and imputed by the pipeline.
-API_FEATURES: tuple[str, ...] = ("BMI", "GeneralHealth", "Age", "Income")
 _API_INDEXES = [FEATURE_COLUMNS.index(c) for c in API_FEATURES]
 
 #: A key into the answer table: (BMI, GeneralHealth code, Age code, Income code), None = missing.
@@ -93,11 +68,6 @@ def frame_for(keys: list[Key], columns: pd.Index | None = None) -> pd.DataFrame:
     return pd.DataFrame(values, columns=columns, copy=False)
 
 
-def inputs_to_frame(inputs: list[DiabetesRiskModelInput]) -> pd.DataFrame:
-    """The frame the pipeline sees for these inputs (used by tests to compare with the pipeline itself)."""
-    return frame_for([key_for(item) for item in inputs])
-
-
 class AnswerTable:
     """Answers for a loaded pipeline: a dictionary over the whole input space, or one pipeline call per key."""
 
@@ -136,12 +106,9 @@ class AnswerTable:
 
 
 __all__ = [
-    "API_FEATURES",
-    "FEATURE_COLUMNS",
     "AnswerTable",
     "Key",
     "all_keys",
     "frame_for",
-    "inputs_to_frame",
     "key_for",
 ]

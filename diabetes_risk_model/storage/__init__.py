@@ -11,9 +11,10 @@ has accepted it.
 
 from __future__ import annotations
 
+from diabetes_risk_model.storage._published import PackagePin, published_line
 from diabetes_risk_model.storage.base import ModelStore
 from diabetes_risk_model.storage.factory import open_store, store_from_env
 from diabetes_risk_model.storage.local import LocalStore
 from diabetes_risk_model.storage.minio_store import MinioStore
 
-__all__ = ["LocalStore", "MinioStore", "ModelStore", "open_store", "store_from_env"]
+__all__ = ["LocalStore", "MinioStore", "ModelStore", "PackagePin", "open_store", "published_line", "store_from_env"]

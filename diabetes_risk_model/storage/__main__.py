@@ -24,6 +24,7 @@ from pathlib import Path
 from diabetes_risk_model.errors import DiabetesRiskModelError, MissingEnvironmentVariable
 from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.signing import Keyring, verify_package
+from diabetes_risk_model.storage._published import PackagePin, published_line
 from diabetes_risk_model.storage.factory import store_from_env
 
 
@@ -58,19 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "upload":
             name = args.object or args.path.name
+            sequence: int | None
             try:
-                sequence = str(published_sequence(args.path, args.allow_legacy))
+                sequence = published_sequence(args.path, args.allow_legacy)
             except MissingEnvironmentVariable:
-                sequence = "unverified"
+                sequence = None
                 print(
                     "warning: no keyring (MODEL_KEYRING or PARAMETERS_SIGNING_KEY is not set): the package was not "
                     "verified and its sequence is unknown",
                     file=sys.stderr,
                 )
-            digest = sha256_file(args.path)
+            pin = PackagePin(sequence, sha256_file(args.path))
             store = store_from_env(bucket=args.bucket)
             store.upload(args.path, name, progress=sys.stderr.isatty())
-            print(f"published {name} sequence={sequence} sha256={digest}")
+            print(published_line(name, pin))
         elif args.command == "download":
             store = store_from_env(bucket=args.bucket)
             store.download(args.object, args.destination)

@@ -73,9 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, started: float) -> int:
+    from diabetes_risk_model.storage import published_line
     from diabetes_risk_model.training.package import package_model
     from diabetes_risk_model.training.params import params_for
-    from diabetes_risk_model.training.publish import package_pin, publish, published_line
+    from diabetes_risk_model.training.publish import package_pin, publish
     from diabetes_risk_model.training.run import ARTIFACTS_DIR, prepare_data, train
 
     params = params_for("fast" if args.fast else "full", sample_rows=args.sample_rows)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from diabetes_risk_model.errors import DataError, DataNotFound, SchemaMismatch
+from diabetes_risk_model.prediction.schemas import FEATURE_COLUMNS
 from diabetes_risk_model.training.params import TARGET
 
 KAGGLE_DATASET = "alexteboul/diabetes-health-indicators-dataset"
@@ -29,23 +30,16 @@ ORIGINAL_COLUMNS: tuple[str, ...] = (
     "MentHlth", "PhysHlth", "DiffWalk", "Sex", "Age", "Education", "Income",
 )  # fmt: skip
 
-RENAMES: dict[str, str] = {
-    "Diabetes_binary": TARGET,
-    "HighBP": "HighBloodPressure",
-    "HighChol": "HighCholesterol",
-    "CholCheck": "CholesterolChecked",
-    "HeartDiseaseorAttack": "HeartDiseaseOrHeartAttack",
-    "PhysActivity": "PhysicalActivity",
-    # The misspelling is deliberate: it is the feature name the trained pipeline and the service share.
-    "HvyAlcoholConsump": "HeavyAlchoholConsumption",
-    "NoDocbcCost": "NoDoctorsVisitBecauseOfCost",
-    "GenHlth": "GeneralHealth",
-    "MentHlth": "MentalHealth",
-    "PhysHlth": "PhysicalHealth",
-    "DiffWalk": "DifficultyWalking",
-}
+#: The training data's columns under the names the pipeline and the service use: the target, then the
+#: features (:data:`~diabetes_risk_model.prediction.schemas.FEATURE_COLUMNS`, defined once, there).
+RENAMED_COLUMNS: tuple[str, ...] = (TARGET, *FEATURE_COLUMNS)
 
-RENAMED_COLUMNS: tuple[str, ...] = tuple(RENAMES.get(name, name) for name in ORIGINAL_COLUMNS)
+#: Original column name -> renamed, for the columns whose name changes (the dataset's order is the features').
+RENAMES: dict[str, str] = {
+    original: renamed
+    for original, renamed in zip(ORIGINAL_COLUMNS, RENAMED_COLUMNS, strict=True)
+    if original != renamed
+}
 
 
 def kaggle_credentials_available(environ: Mapping[str, str] | None = None) -> bool:

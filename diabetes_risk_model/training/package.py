@@ -14,13 +14,14 @@ from pathlib import Path
 
 from diabetes_risk_model import __version__
 from diabetes_risk_model.errors import ConfigurationError
+from diabetes_risk_model.signing.package import MODEL_MEMBER, SIGNATURE_NAME
 from diabetes_risk_model.training.metrics import METRICS_NAME
 from diabetes_risk_model.training.pipeline import PLOT_FILES
 from diabetes_risk_model.training.profile import REPORT_NAME
 
 PACKAGE_NAME = "diabetes_risk_model"
-MODEL_NAME = "model.pkl"
-SIGNATURE_NAME = "model.sig"  # what build_package adds: the signed statement over every other member
+#: The pickled pipeline in a run's artifacts directory, named as the package member it becomes.
+MODEL_NAME = MODEL_MEMBER
 
 
 def parameters_version_for(when: datetime | None = None) -> str:
@@ -41,7 +42,7 @@ def package_file_name(version: str = __version__, parameters_version: str | None
 
 def expected_members(plots: tuple[str, ...] = tuple(PLOT_FILES)) -> list[str]:
     """The exact, sorted member list of a package built by :func:`package_model`."""
-    return sorted([MODEL_NAME, SIGNATURE_NAME, REPORT_NAME, METRICS_NAME, *(PLOT_FILES[plot] for plot in plots)])
+    return sorted([MODEL_MEMBER, SIGNATURE_NAME, REPORT_NAME, METRICS_NAME, *(PLOT_FILES[plot] for plot in plots)])
 
 
 def extra_members(artifacts_dir: Path, plots: tuple[str, ...] = tuple(PLOT_FILES)) -> dict[str, Path]:

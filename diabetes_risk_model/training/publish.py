@@ -4,40 +4,30 @@ Endpoint, credentials, TLS and bucket come from the environment (``MINIO_URL``, 
 ``MINIO_SECRET_KEY``, ``MINIO_SECURE``, ``MODEL_FILES_BUCKET``, default bucket ``model-files``); the store
 creates the bucket if it is missing. The object name is the package's file name, as the service expects.
 
-Whoever publishes prints :func:`published_line`: ``published <object> sequence=<n> sha256=<hex>``. Those two
-values are what a pinned deployment needs (``MODEL_MIN_SEQUENCE``, ``MODEL_PACKAGE_SHA256``).
+Whoever publishes prints :func:`diabetes_risk_model.storage.published_line` of :func:`package_pin`:
+``published <object> sequence=<n> sha256=<hex>``, what a pinned deployment needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diabetes_risk_model.errors import ConfigurationError
 
-
-@dataclass(frozen=True)
-class PackagePin:
-    """What a deployment pins a package by: its sequence number and the SHA-256 of the whole file."""
-
-    sequence: int
-    sha256: str
+if TYPE_CHECKING:
+    from diabetes_risk_model.storage import PackagePin
 
 
 def package_pin(package: Path, keyring: Any) -> PackagePin:
     """The package's sequence (read from its verified manifest; every format has one) and its file digest."""
     from diabetes_risk_model.files import sha256_file
     from diabetes_risk_model.signing import verify_package
+    from diabetes_risk_model.storage import PackagePin
 
     sequence = verify_package(Path(package), keyring, capture_model=False).manifest.sequence
     return PackagePin(int(sequence), sha256_file(package))
-
-
-def published_line(object_name: str, pin: PackagePin) -> str:
-    """``published <object> sequence=<n> sha256=<hex>``: the one line every publisher prints."""
-    return f"published {object_name} sequence={pin.sequence} sha256={pin.sha256}"
 
 
 def publish(package: Path, store: Any | None = None, environ: Mapping[str, str] | None = None,

@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import (
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from diabetes_risk_model.config import placeholder_name
+from tests.support.deploy import (
     KUBERNETES,
     cmd_port,
     container,
@@ -26,9 +29,6 @@ from deploy_support import (
     pod_spec,
     repo_file,
 )
-from prometheus_fastapi_instrumentator import Instrumentator
-
-from diabetes_risk_model.config import placeholder_name
 
 NAMESPACE = "model-services"
 PROBES = {

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_support import (
+
+from tests.support.deploy import (
     REPO,
     cmd_port,
     container,

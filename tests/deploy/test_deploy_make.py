@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import REPO, container, make_variable, pod_spec
 
 from diabetes_risk_model.signing import Key, Keyring, build_package
 from diabetes_risk_model.storage import open_store
+from tests.support.deploy import REPO, container, make_variable, pod_spec
 
 CLUSTER_TOOLS = ("docker", "kubectl", "helm", "minikube")
 TARGETS = {
@@ -472,7 +472,7 @@ os.execv(sys.executable, [sys.executable, forwarder, args[-1].split(":")[0], os.
 def test_kube_upload_verifies_publishes_and_prints_the_pin(
     minio_server: object, bare_path: Path, tmp_path: Path, makefile: str, release: tuple[Path, Path, Keyring]
 ) -> None:
-    from diabetes_risk_model.storage.minio_server import free_port
+    from tests.support.minio_server import free_port
 
     package, public, _ = release
     directory = tmp_path / "bin"

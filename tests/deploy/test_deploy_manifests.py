@@ -7,7 +7,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from deploy_support import KUBERNETES, KUBERNETES_VERSIONS, MANIFESTS, kubeconform, load_documents
+
+from tests.support.deploy import KUBERNETES, KUBERNETES_VERSIONS, MANIFESTS, kubeconform, load_documents
 
 
 def kubeconform_results(stdout: str) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import KUBERNETES, KUBERNETES_VERSIONS, REPO, kubeconform, make_variable, minio_chart, tool
+
+from tests.support.deploy import KUBERNETES, KUBERNETES_VERSIONS, REPO, kubeconform, make_variable, minio_chart, tool
 
 NAMESPACE = "model-services"
 # Chart values that are passed through to Kubernetes as they are (any key is legal inside them).

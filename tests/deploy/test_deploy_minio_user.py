@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import KUBERNETES
 from minio import Minio, MinioAdmin
 from minio.commonconfig import CopySource
 from minio.credentials import StaticProvider
@@ -22,6 +21,7 @@ from minio.error import S3Error
 
 from diabetes_risk_model.errors import StorageAccessDenied
 from diabetes_risk_model.storage import open_store
+from tests.support.deploy import KUBERNETES
 
 OBJECT_NAME = "diabetes_risk_model-0.1.0-2026_11_22.zip"
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import KUBERNETES, container, container_env, dockerfile, load_documents, pod_spec, repo_file
+
+from tests.support.deploy import KUBERNETES, container, container_env, dockerfile, load_documents, pod_spec, repo_file
 
 CONFIGS = ("rest_config.yaml", "docker_rest_config.yaml", "kubernetes_rest_config.yaml")
 # Names that stand for signing material, in an environment variable, a setting, a Secret key or a file.

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import REPO, container, container_env, deployment, dockerfile
 from prometheus_client.parser import text_string_to_metric_families
 
 from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.signing import Key, Keyring, build_package
 from diabetes_risk_model.storage import open_store
-from diabetes_risk_model.storage.minio_server import free_port
+from tests.support.deploy import REPO, container, container_env, deployment, dockerfile
+from tests.support.minio_server import free_port
 
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 

@@ -28,12 +28,12 @@ import pytest
 
 import diabetes_risk_model
 from diabetes_risk_model.files import sha256_file
-from diabetes_risk_model.prediction.model import inputs_to_frame
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRisk, DiabetesRiskModelInput, GeneralHealth, Income
 from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
-from diabetes_risk_model.storage.minio_server import MinioServer, free_port
 from tests.kube import kube_support as ks
+from tests.support.inputs import pipeline_frame
+from tests.support.minio_server import MinioServer, free_port
 
 PREDICT = "/api/models/diabetes_risk_model/prediction"
 BUILD_HINT = "run: bash scripts/build_image.sh (as root)"
@@ -100,7 +100,7 @@ def http(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
 def api_pipeline(diabetes_csv: Path) -> Any:
     """A real pycaret pipeline whose selected features are the API's inputs (the service refuses any other)."""
     from diabetes_risk_model.prediction.table import API_FEATURES
-    from tests.service.conftest import train_pipeline_on
+    from tests.support.packages import train_pipeline_on
 
     return train_pipeline_on(diabetes_csv, API_FEATURES)
 
@@ -209,7 +209,7 @@ def test_the_image_serves_the_pipelines_predictions_locked_down(served: tuple[st
         )
         for _ in range(20)
     ]
-    expected = [DiabetesRisk.map(float(y)) for y in pipeline.predict(inputs_to_frame(inputs))]
+    expected = [DiabetesRisk.map(float(y)) for y in pipeline.predict(pipeline_frame(inputs))]
     for item, want in zip(inputs, expected, strict=True):
         status, body = http(f"{url}{PREDICT}", item.model_dump(mode="json", exclude_none=True))
         assert status == 200, body
@@ -269,18 +269,23 @@ def test_the_image_holds_no_build_ca_and_no_pip_cache(image: str) -> None:
 
 
 def test_the_image_ships_only_what_the_service_imports(image: str) -> None:
-    """No pruned package (service_requirements.prune), no pip, no package test suites; the runtime check passes."""
-    from tests.service.test_runtime_check import pruned
+    """No pruned package (service_requirements.prune), no pip, no package test suites, none of our test rigs or
+    development tools; the runtime check passes."""
+    from tests.support.pruned import pruned
 
     script = (
         "import importlib.metadata as md, json, os, subprocess, sys\n"
+        "service = sorted(os.listdir('/service'))\n"
+        "rigs = sorted(os.path.join(r, f) for r, _, fs in os.walk('/service')"
+        " for f in fs if f in {'minio_server.py', 'minio_cluster.py', 'netns.py'})\n"
         "installed = sorted(d.metadata['Name'].lower().replace('_', '-') for d in md.distributions())\n"
         "site = '/opt/venv/lib/python3.11/site-packages'\n"
         "depth = site.count('/') + 1\n"
         "tests = [r for r, _, _ in os.walk(site) if os.path.basename(r) == 'tests' and r.count('/') > depth]\n"
         "command = [sys.executable, '-m', 'diabetes_risk_model.service.runtime_check']\n"
         "check = subprocess.run(command, capture_output=True, text=True)\n"
-        "print(json.dumps({'installed': installed, 'tests': tests, 'check': check.stdout + check.stderr}))\n"
+        "print(json.dumps({'installed': installed, 'tests': tests, 'check': check.stdout + check.stderr,"
+        " 'service': service, 'rigs': rigs}))\n"
     )
     result = podman("run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", image, "python", "-c", script)
     report = json.loads(result.stdout.splitlines()[-1])
@@ -289,4 +294,6 @@ def test_the_image_ships_only_what_the_service_imports(image: str) -> None:
     assert not installed & set(pruned()), sorted(installed & set(pruned()))
     assert "pip" not in installed
     assert report["tests"] == []
+    assert {"tests", "devtools"}.isdisjoint(report["service"]), report["service"]
+    assert report["rigs"] == []
     assert report["check"].startswith("runtime-check: ok ("), report["check"]

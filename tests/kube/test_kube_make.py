@@ -32,9 +32,9 @@ from diabetes_risk_model.errors import DiabetesRiskModelError
 from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
-from diabetes_risk_model.storage.minio_server import MinioServer, free_port
 from tests.kube import kube_support as ks
 from tests.kube.control_plane import ControlPlane
+from tests.support.minio_server import MinioServer, free_port
 
 SHORT_WAIT = "5s"
 

@@ -9,15 +9,8 @@ import pytest
 
 from diabetes_risk_model.errors import ConfigurationError
 from diabetes_risk_model.service.app import create_service, describe_validation_error, load_configuration
-from tests.service.conftest import (
-    PARAMETERS_VERSION,
-    Artifacts,
-    local_store,
-    pin_environment,
-    replaced_pickle_copy,
-    service_configuration,
-    wait_for_startup,
-)
+from tests.support.packages import PARAMETERS_VERSION, Artifacts, local_store, pin_environment, replaced_pickle_copy
+from tests.support.service import service_configuration, wait_for_startup
 
 PREDICT = "/api/models/diabetes_risk_model/prediction"
 REPO = Path(__file__).resolve().parents[2]

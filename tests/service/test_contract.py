@@ -26,7 +26,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from diabetes_risk_model.service.app import create_service, load_configuration
 from diabetes_risk_model.service.contract import generate_contract, render
-from tests.service.conftest import PARAMETERS_VERSION, Artifacts, local_store, pin_environment, wait_for_startup
+from tests.support.packages import PARAMETERS_VERSION, Artifacts, local_store, pin_environment
+from tests.support.service import wait_for_startup
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "service_contract.yaml"

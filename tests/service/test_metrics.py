@@ -10,13 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_model_service.configuration import MetricsConfiguration
 
 from diabetes_risk_model.files import sha256_file
-from tests.service.conftest import (
-    PACKAGE_SEQUENCE,
-    PARAMETERS_VERSION,
-    Artifacts,
-    local_store,
-    service_configuration,
-)
+from tests.support.packages import PACKAGE_SEQUENCE, PARAMETERS_VERSION, Artifacts, local_store
+from tests.support.service import service_configuration
 
 PREDICT = "/api/models/diabetes_risk_model/prediction"
 

@@ -8,84 +8,20 @@ from __future__ import annotations
 
 import logging
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from diabetes_risk_model.prediction.model import inputs_to_frame
 from diabetes_risk_model.prediction.schemas import DiabetesRisk
-from diabetes_risk_model.service.app import load_configuration
-from diabetes_risk_model.storage import open_store
-from tests.service.conftest import (
-    BUCKET,
+from tests.support.inputs import pipeline_frame, sample_inputs
+from tests.support.packages import (
     OBJECT_NAME,
-    PARAMETERS_VERSION,
     Artifacts,
     replaced_pickle_copy,
     tampered_copy,
-    wait_for_startup,
 )
-from tests.service.test_model import sample_inputs
-
-PREDICT = "/api/models/diabetes_risk_model/prediction"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until_s3_answers(server: Any, timeout: float = 60.0) -> None:
-    """Wait until MinIO serves S3 requests (it answers 503 for a moment after /minio/health/ready).
-
-    Without this, the store's urllib3 retry honours MinIO's ``Retry-After: 60`` and the upload stalls
-    for a minute (reported to the lead: the store should not respect Retry-After beyond its timeout).
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{server.url}/{BUCKET}?location=", timeout=2):
-                return
-        except urllib.error.HTTPError as exc:
-            if exc.code != 503:
-                return  # 403/404: S3 is answering
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"MinIO at {server.endpoint} did not start answering S3 requests within {timeout}s")
-
-
-def upload(server: Any, package: Path, bucket: str = BUCKET, object_name: str = OBJECT_NAME) -> None:
-    wait_until_s3_answers(server)
-    store = open_store(server.endpoint, bucket, server.access_key, server.secret_key)
-    store.upload(package, object_name)
-
-
-def docker_configuration(server: Any, artifacts: Artifacts, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> Any:
-    """configuration/docker_rest_config.yaml with the environment a container would have."""
-    monkeypatch.setenv("MINIO_URL", server.endpoint)
-    monkeypatch.setenv("MINIO_ACCESS_KEY", server.access_key)
-    monkeypatch.setenv("MINIO_SECRET_KEY", server.secret_key)
-    monkeypatch.setenv("MINIO_SECURE", "false")
-    monkeypatch.setenv("MODEL_KEYRING", str(artifacts.keyring_file))
-    monkeypatch.setenv("MODEL_PARAMETERS_VERSION", PARAMETERS_VERSION)
-    # The pins a deployment passes (deploy's configs read them); the pinning tests override the settings.
-    monkeypatch.setenv("MODEL_PACKAGE_SHA256", "")
-    monkeypatch.setenv("MODEL_MIN_SEQUENCE", "0")
-    configuration = load_configuration(REPO / "configuration" / "docker_rest_config.yaml")
-    configuration.logging = None  # keep pytest's log capture
-    settings = configuration.models[0].configuration or {}
-    settings.update({"storage_attempts": 3, "storage_backoff": 0.1, "storage_backoff_max": 0.3, "storage_timeout": 2})
-    settings.update(overrides)
-    configuration.models[0].configuration = settings
-    return configuration
-
-
-def assert_refused(client: TestClient) -> None:
-    assert client.get("/api/health/startup").status_code == 200
-    assert client.get("/api/health").json() == {"health_status": "NOT_HEALTHY"}
-    assert client.get("/api/health/ready").json() == {"readiness_status": "REFUSING_TRAFFIC"}
-    assert client.post(PREDICT, json={"body_mass_index": 30}).status_code == 503
+from tests.support.service import PREDICT, assert_refused, docker_configuration, upload, wait_for_startup
 
 
 def test_upload_ready_and_http_predictions_equal_the_pipelines(
@@ -96,7 +32,7 @@ def test_upload_ready_and_http_predictions_equal_the_pipelines(
     assert client.get("/api/health/ready").status_code == 200
 
     inputs = sample_inputs(200, seed=3)
-    expected = [DiabetesRisk.map(float(y)) for y in artifacts.pipeline.predict(inputs_to_frame(inputs))]
+    expected = [DiabetesRisk.map(float(y)) for y in artifacts.pipeline.predict(pipeline_frame(inputs))]
     got = []
     for item in inputs:
         response = client.post(PREDICT, json=item.model_dump(mode="json", exclude_none=True))

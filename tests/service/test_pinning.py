@@ -16,8 +16,8 @@ import pytest
 from diabetes_risk_model.errors import BindingMismatch, ConfigurationError, Rollback
 from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
-from tests.service.conftest import PACKAGE_SEQUENCE, PARAMETERS_VERSION, Artifacts, local_store, tampered_copy
-from tests.service.test_minio_integration import assert_refused, docker_configuration, upload
+from tests.support.packages import PACKAGE_SEQUENCE, PARAMETERS_VERSION, Artifacts, local_store, tampered_copy
+from tests.support.service import assert_refused, docker_configuration, upload
 
 
 def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:

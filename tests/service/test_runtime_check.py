@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from diabetes_risk_model.prediction.model import inputs_to_frame
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRiskModelInput, GeneralHealth, Income
-from tests.service.conftest import Artifacts
+from tests.support.inputs import pipeline_frame
+from tests.support.packages import Artifacts
+from tests.support.pruned import pruned
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,11 +35,6 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 sys.meta_path.insert(0, Block())
 """
-
-
-def pruned() -> list[str]:
-    lines = [line.split("#", 1)[0].strip() for line in (REPO / "service_requirements.prune").read_text().splitlines()]
-    return [re.sub(r"[-_.]+", "-", line).lower() for line in lines if line]
 
 
 def run_blocked(blocked: list[str], code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -86,7 +82,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in {"plotly", "numba", "s
 
 
 def test_a_real_package_verifies_loads_and_predicts_without_the_pruned_packages(artifacts: Artifacts) -> None:
-    frame = inputs_to_frame(
+    frame = pipeline_frame(
         [
             DiabetesRiskModelInput(
                 body_mass_index=bmi,

@@ -1,8 +1,8 @@
 """Where the distributed MinIO tests run: directly, or inside a network namespace of the run's own.
 
-MinIO refuses loopback drive URLs where it sees a container (``diabetes_risk_model.storage.minio_cluster``).
+MinIO refuses loopback drive URLs where it sees a container (``tests.support.minio_cluster``).
 There ``test_distributed_minio_netns.py`` runs ``test_distributed_minio.py`` in a new pytest inside a network
-namespace it creates (``diabetes_risk_model.storage.netns``), and the outer run deselects the module's tests;
+namespace it creates (``tests.support.netns``), and the outer run deselects the module's tests;
 elsewhere the outer run deselects that wrapper. Either way each distributed test runs exactly once.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from diabetes_risk_model.storage.minio_cluster import minio_sees_a_container
-from diabetes_risk_model.storage.netns import namespace_host
+from tests.support.minio_cluster import minio_sees_a_container
+from tests.support.netns import namespace_host
 
 DISTRIBUTED = Path(__file__).with_name("test_distributed_minio.py")
 IN_NAMESPACE = Path(__file__).with_name("test_distributed_minio_netns.py")

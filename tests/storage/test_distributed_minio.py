@@ -1,7 +1,7 @@
 """The store as operators run it: distributed MinIO (2 nodes x 1 drive) and a read-only service user.
 
 kubernetes/minio_values.yaml deploys exactly this; here the nodes are real ``minio server`` processes on one
-machine (see ``diabetes_risk_model.storage.minio_cluster``), inside a network namespace of the test run's own
+machine (see ``tests.support.minio_cluster``), inside a network namespace of the test run's own
 where MinIO sees a container (``test_distributed_minio_netns.py``). With 2 drives MinIO stores 1 data + 1 parity
 shard per object: any one node can serve reads, and a write needs both. Every refusal asserted below is
 MinIO's own (its erasure quorum, its policy engine), not a check of ours.
@@ -33,20 +33,9 @@ import diabetes_risk_model
 from diabetes_risk_model.errors import StorageAccessDenied, StorageUnavailable
 from diabetes_risk_model.signing import Expectation, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
-from diabetes_risk_model.storage.minio_cluster import MinioCluster
-from tests.conftest import DistributedMinio, S3Login
-from tests.service.conftest import (  # noqa: F401  (api_pipeline, artifacts, start_service: fixtures, by name)
-    BUCKET,
-    MODEL_NAME,
-    OBJECT_NAME,
-    PARAMETERS_VERSION,
-    Artifacts,
-    api_pipeline,
-    artifacts,
-    start_service,
-    wait_for_startup,
-)
-from tests.service.test_minio_integration import PREDICT, docker_configuration, upload
+from tests.support.minio_cluster import DistributedMinio, MinioCluster, S3Login
+from tests.support.packages import BUCKET, MODEL_NAME, OBJECT_NAME, PARAMETERS_VERSION, Artifacts
+from tests.support.service import PREDICT, docker_configuration, upload, wait_for_startup
 
 SERVICE_INPUT = {"body_mass_index": 33, "age": "FORTY_TO_FORTY_FOUR"}
 
@@ -111,7 +100,7 @@ def test_one_deployment_of_two_nodes_with_a_read_only_service_user(
 
 def test_the_service_credentials_cannot_write_or_delete(
     distributed_minio: DistributedMinio,
-    artifacts: Artifacts,  # noqa: F811
+    artifacts: Artifacts,
     tmp_path: Path,
 ) -> None:
     upload(distributed_minio.root(), artifacts.package)
@@ -152,9 +141,9 @@ def test_the_service_credentials_cannot_write_or_delete(
 
 def test_with_one_node_stopped_the_service_downloads_verifies_and_serves(
     distributed_minio: DistributedMinio,
-    artifacts: Artifacts,  # noqa: F811
+    artifacts: Artifacts,
     monkeypatch: pytest.MonkeyPatch,
-    start_service: Callable[..., TestClient],  # noqa: F811
+    start_service: Callable[..., TestClient],
     tmp_path: Path,
 ) -> None:
     upload(distributed_minio.root(), artifacts.package)
@@ -183,7 +172,7 @@ def test_with_one_node_stopped_the_service_downloads_verifies_and_serves(
 
 def test_publishing_without_write_quorum_fails_with_one_line_and_leaves_no_object(
     distributed_minio: DistributedMinio,
-    artifacts: Artifacts,  # noqa: F811
+    artifacts: Artifacts,
     tmp_path: Path,
 ) -> None:
     root = distributed_minio.root(0)
@@ -221,9 +210,9 @@ def test_publishing_without_write_quorum_fails_with_one_line_and_leaves_no_objec
 
 def test_with_every_node_down_at_start_the_service_waits_then_becomes_ready(
     distributed_minio: DistributedMinio,
-    artifacts: Artifacts,  # noqa: F811
+    artifacts: Artifacts,
     monkeypatch: pytest.MonkeyPatch,
-    start_service: Callable[..., TestClient],  # noqa: F811
+    start_service: Callable[..., TestClient],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     upload(distributed_minio.root(), artifacts.package)

@@ -1,7 +1,7 @@
 """``test_distributed_minio.py`` inside a network namespace that this test creates (only where MinIO sees a
 container; ``tests/storage/conftest.py`` deselects this test elsewhere, and the module's own tests here).
 
-The namespace holds ``lo`` and one RFC 2544 test address (``diabetes_risk_model.storage.netns``); the MinIO
+The namespace holds ``lo`` and one RFC 2544 test address (``tests.support.netns``); the MinIO
 nodes, the service under test and every client run inside it, in a new pytest whose output is forwarded.
 """
 
@@ -15,9 +15,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from diabetes_risk_model.storage.netns import in_namespace_command, namespace_env
-from tests.conftest import REPO_ROOT
-from tests.storage.conftest import DISTRIBUTED
+from tests.support.netns import in_namespace_command, namespace_env
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DISTRIBUTED = Path(__file__).with_name("test_distributed_minio.py")
 
 
 def distributed_test_names(module: Path) -> set[str]:

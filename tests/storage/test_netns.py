@@ -1,11 +1,11 @@
-"""The guards of ``diabetes_risk_model.storage.netns`` and ``cluster_host``: no path to the machine's address."""
+"""The guards of ``tests.support.netns`` and ``cluster_host``: no path to the machine's address."""
 
 from __future__ import annotations
 
 import pytest
 
 from diabetes_risk_model.errors import ConfigurationError
-from diabetes_risk_model.storage import minio_cluster, netns
+from tests.support import minio_cluster, netns
 
 
 def test_the_namespace_address_must_be_in_the_benchmarking_range(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from diabetes_risk_model.errors import (
     StorageUnavailable,
 )
 from diabetes_risk_model.storage import LocalStore, MinioStore, ModelStore, open_store, store_from_env
-from diabetes_risk_model.storage.minio_server import MinioServer, free_port
+from tests.support.minio_server import MinioServer, free_port
 
 OBJECT = "diabetes_risk_model-0.1.0-2026_11_22.zip"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import secrets
 from pathlib import Path
 
@@ -21,24 +20,19 @@ from diabetes_risk_model.errors import (
     UnsafePickle,
     VerificationError,
 )
-from diabetes_risk_model.prediction.model import (
-    FEATURE_COLUMNS,
-    DiabetesRiskModel,
-    RetryPolicy,
-    all_keys,
-    download_with_retries,
-    inputs_to_frame,
-)
+from diabetes_risk_model.prediction.model import DiabetesRiskModel
+from diabetes_risk_model.prediction.retry import RetryPolicy, download_with_retries
 from diabetes_risk_model.prediction.schemas import (
-    Age,
+    FEATURE_COLUMNS,
     DiabetesRisk,
     DiabetesRiskModelInput,
     DiabetesRiskModelOutput,
-    GeneralHealth,
-    Income,
 )
-from diabetes_risk_model.signing import Key, Keyring
-from tests.service.conftest import (
+from diabetes_risk_model.prediction.table import all_keys
+from diabetes_risk_model.signing import Keyring
+from diabetes_risk_model.signing.keys import Key
+from tests.support.inputs import pipeline_frame, sample_inputs
+from tests.support.packages import (
     OBJECT_NAME,
     PARAMETERS_VERSION,
     Artifacts,
@@ -47,22 +41,6 @@ from tests.service.conftest import (
     replaced_pickle_copy,
     tampered_copy,
 )
-
-
-def sample_inputs(count: int, seed: int = 7) -> list[DiabetesRiskModelInput]:
-    """Random inputs over the whole domain, including missing fields."""
-    rng = random.Random(seed)
-    inputs = []
-    for _ in range(count):
-        inputs.append(
-            DiabetesRiskModelInput(
-                body_mass_index=rng.choice([None, *range(15, 61)]),
-                general_health=rng.choice([None, *GeneralHealth]),
-                age=rng.choice([None, *Age]),
-                income=rng.choice([None, *Income]),
-            )
-        )
-    return inputs
 
 
 def original_design_frame(data: DiabetesRiskModelInput) -> pd.DataFrame:
@@ -98,7 +76,7 @@ def test_predictions_equal_the_pipelines_own(
 ) -> None:
     model = DiabetesRiskModel(**model_settings, precompute=precompute)
     inputs = sample_inputs(300)
-    expected = artifacts.pipeline.predict(inputs_to_frame(inputs))
+    expected = artifacts.pipeline.predict(pipeline_frame(inputs))
     got = [model.predict(item) for item in inputs]
     assert all(isinstance(answer, DiabetesRiskModelOutput) for answer in got)
     assert [a.diabetes_risk for a in got] == [DiabetesRisk.map(float(label)) for label in expected]
@@ -333,5 +311,5 @@ def test_original_format_is_served_only_when_explicitly_allowed(
         return
     model = DiabetesRiskModel(**settings)
     inputs = sample_inputs(50)
-    expected = artifacts.pipeline.predict(inputs_to_frame(inputs))
+    expected = artifacts.pipeline.predict(pipeline_frame(inputs))
     assert [model.predict(item).diabetes_risk for item in inputs] == [DiabetesRisk.map(float(y)) for y in expected]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from diabetes_risk_model.files import sha256_file
-from tests.service.conftest import OBJECT_NAME, PACKAGE_SEQUENCE, Artifacts, tampered_copy
+from tests.support.packages import OBJECT_NAME, PACKAGE_SEQUENCE, Artifacts, tampered_copy
 
 REPO = Path(__file__).resolve().parents[2]
 

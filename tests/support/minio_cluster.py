@@ -10,7 +10,7 @@ to loopback and waits for ever ("resolves to localhost in a containerized deploy
 resolve to a valid IP": ``PoolEndpointList.UpdateIsLocal`` in the pinned source, where "container" means
 ``/.dockerenv`` or ``/run/.containerenv`` exists, or ``KUBERNETES_SERVICE_HOST`` or
 ``MINIO_ACCESS_KEY_FILE`` is set). In that case the deployment only runs inside a network namespace that the
-test run creates itself (``diabetes_risk_model.storage.netns``): HOST is then that namespace's RFC 2544
+test run creates itself (``tests.support.netns``): HOST is then that namespace's RFC 2544
 test address (198.18.0.1), as pods name each other by pod IP, and the deployment, the service under test and
 every client run in the namespace, which has no route to any address of the machine. Anywhere else in a
 container, :func:`cluster_host` refuses: no node ever listens on, or is reached at, the machine's own
@@ -20,8 +20,6 @@ What the topology means, from MinIO's erasure code (pinned source, ``storageclas
 ``erasureObjects.putObject``): 2 drives get parity EC:1, so each object is 1 data + 1 parity shard. Reading
 needs 1 drive (read quorum = data shards); writing needs both (write quorum = data shards, plus one when data
 equals parity). With one node down, objects can still be read and nothing can be written.
-
-Nothing here is used by the service at run time.
 """
 
 from __future__ import annotations
@@ -36,8 +34,8 @@ from pathlib import Path
 import urllib3
 
 from diabetes_risk_model.errors import ConfigurationError, StorageUnavailable
-from diabetes_risk_model.storage.minio_server import MinioServer, find_minio_binary, free_port
-from diabetes_risk_model.storage.netns import namespace_host
+from tests.support.minio_server import MinioServer, find_minio_binary, free_port
+from tests.support.netns import namespace_host
 
 
 def minio_sees_a_container() -> bool:
@@ -59,7 +57,7 @@ def cluster_host() -> str:
         return "127.0.0.1"
     raise ConfigurationError(
         "MinIO refuses loopback drive URLs in a container: run the distributed deployment inside a network "
-        "namespace of its own (diabetes_risk_model.storage.netns)"
+        "namespace of its own (tests.support.netns)"
     )
 
 
@@ -161,3 +159,32 @@ class MinioCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class S3Login:
+    """One S3 identity at one endpoint: what a client (the service, a publisher) is configured with."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+
+@dataclass
+class DistributedMinio:
+    """A running :class:`MinioCluster` and the service's read-only user on it."""
+
+    cluster: MinioCluster
+    service_user: tuple[str, str]
+
+    def root(self, node: int = 0) -> S3Login:
+        """The administrator, as `make kube-upload` publishes, at node *node*."""
+        return S3Login(self.cluster.nodes[node].endpoint, self.cluster.access_key, self.cluster.secret_key)
+
+    def service(self, node: int = 0) -> S3Login:
+        """The read-only user the model service is given, at node *node*."""
+        return S3Login(self.cluster.nodes[node].endpoint, *self.service_user)

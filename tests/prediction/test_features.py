@@ -1,4 +1,4 @@
-"""What the service refuses before serving: keyrings that can sign, and pipelines that ignore an API input."""
+"""The pipeline's selected features must be exactly the API's inputs: refused (or, if asked, only warned about)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from diabetes_risk_model.errors import ConfigurationError, FeatureMismatch
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRiskModelInput, GeneralHealth, Income
-from diabetes_risk_model.signing import Key, Keyring
-from tests.service.conftest import PARAMETERS_VERSION, Artifacts, local_store, service_configuration
+from tests.support.packages import PARAMETERS_VERSION, Artifacts, local_store
+from tests.support.service import service_configuration
 
 
 @pytest.fixture
@@ -24,64 +24,6 @@ def settings(artifacts: Artifacts, tmp_path: Path) -> dict[str, Any]:
         "keyring_path": str(artifacts.keyring_file),
         "storage_attempts": 1,
     }
-
-
-# -- keyrings that can sign (issue 11 item 4) ------------------------------------------------------
-
-
-def test_a_keyring_file_with_private_keys_is_refused_unless_allowed(
-    artifacts: Artifacts, settings: dict[str, Any], tmp_path: Path
-) -> None:
-    private_file = artifacts.signing.save(tmp_path / "private-keyring.json")
-    assert Keyring.load(private_file).has_secrets
-    with pytest.raises(ConfigurationError, match="allow_private_keys") as info:
-        DiabetesRiskModel(**dict(settings, keyring_path=str(private_file)))
-    assert info.value.context["setting"] == "allow_private_keys"
-    model = DiabetesRiskModel(**dict(settings, keyring_path=str(private_file), allow_private_keys=True))
-    assert not model.settings.keyring.has_secrets, "only the public view is kept"
-    assert model.predict(DiabetesRiskModelInput(body_mass_index=31)) is not None
-
-
-def test_an_hmac_secret_is_refused_unless_allowed_and_allow_legacy_admits_only_that_key(
-    artifacts: Artifacts, settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SVC_TEST_HMAC", artifacts.hmac_secret)
-    hmac = dict(
-        settings,
-        minio_url=local_store(tmp_path / "hmac-store", artifacts.hmac_package),
-        keyring_path=None,
-        parameters_signing_key="${SVC_TEST_HMAC}",
-        parameters_signing_key_id="svc-hmac",
-    )
-    with pytest.raises(ConfigurationError, match="allow_private_keys") as info:
-        DiabetesRiskModel(**hmac)
-    assert artifacts.hmac_secret not in str(info.value)
-    assert DiabetesRiskModel(
-        **dict(hmac, allow_private_keys=True)
-    ).settings.keyring.has_secrets  # HMAC verifies with it
-    assert DiabetesRiskModel(**dict(hmac, allow_legacy=True)).package.manifest.key_id == "svc-hmac"
-
-    # allow_legacy covers the parameters_signing_key only, not secrets in a keyring file.
-    hmac_file = Keyring([Key.generate("file-hmac", "hmac-sha256")]).save(tmp_path / "hmac-keyring.json")
-    with pytest.raises(ConfigurationError, match="allow_private_keys"):
-        DiabetesRiskModel(**dict(settings, keyring_path=str(hmac_file), allow_legacy=True))
-
-
-def test_a_service_given_a_signing_keyring_is_not_ready(
-    artifacts: Artifacts, tmp_path: Path, start_service: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    private_file = artifacts.signing.save(tmp_path / "private-keyring.json")
-    configuration = service_configuration(
-        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(private_file)
-    )
-    with caplog.at_level(logging.INFO):
-        client = start_service(configuration)
-    assert client.get("/api/health/ready").status_code == 503
-    assert client.get("/api/health").status_code == 503
-    assert "allow_private_keys" in caplog.text
-
-
-# -- the pipeline's selected features (issue 10 item 2) ---------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ reach, or be reached on, any address of the machine.
 A process learns that it runs inside such a namespace from two environment variables set by
 :func:`namespace_env`; :func:`namespace_host` refuses them unless the address is in the benchmarking range and
 the process is in a different network namespace from the one that set them.
-Nothing here is used by the service at run time.
 """
 
 from __future__ import annotations

@@ -1,41 +1,29 @@
-"""Fixtures for the service tests: a real pycaret pipeline, a real signed package, real stores.
+"""Real pipelines and real signed packages for the tests, and the ways the tests tamper with them.
 
-The pipeline is trained once per session on 2,000 stratified rows of the real
-CSV with the original design's setup (outliers removed, normalised, feature
-selection, multicollinearity removed, session 42) and a ``gbc`` model, so that
-every load in these tests unpickles what production unpickles. In that sample
-only the API's four inputs vary (every other column is held at its median), so
-feature selection keeps exactly BMI, GeneralHealth, Age and Income, as the full
-run does and as the service's feature check requires. A second pipeline, trained
-the same way with PhysicalHealth varying instead of GeneralHealth, ignores an
-API field (the fast model's defect in issue 10).
+:func:`train_pipeline_on` trains the smoke setup (the original design's flags, ``gbc``) on a sample of the real
+CSV in which only the given features vary (every other column is held at its median), so that feature
+selection keeps exactly those: the pipeline every load in the tests unpickles is what production unpickles.
 """
 
 from __future__ import annotations
 
 import pickle
-import secrets
-import time
 import zipfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from rest_model_service.configuration import ServiceConfiguration
 
 import diabetes_risk_model
-from diabetes_risk_model.prediction.table import API_FEATURES
-from diabetes_risk_model.signing import Key, Keyring, build_package
+from diabetes_risk_model.signing import Keyring, build_package
 
 MODEL_NAME = "diabetes_risk_model"
 PARAMETERS_VERSION = "2026_11_22"
 OBJECT_NAME = f"{MODEL_NAME}-{diabetes_risk_model.__version__}-{PARAMETERS_VERSION}.zip"
 BUCKET = "model-files"
 CLASS_PATH = "diabetes_risk_model.prediction.model.DiabetesRiskModel"
+PACKAGE_SEQUENCE = 10
 
 
 def train_pipeline_on(csv: Path, varying: tuple[str, ...], rows: int = 2000, seed: int = 42) -> Any:
@@ -85,57 +73,6 @@ class Artifacts:
             keyring=self.signing,
             sequence=sequence,
         )
-
-
-PACKAGE_SEQUENCE = 10
-
-
-@pytest.fixture(scope="session")
-def api_pipeline(diabetes_csv: Path) -> Any:
-    """A real pycaret pipeline whose selected features are exactly the API's inputs."""
-    pipeline = train_pipeline_on(diabetes_csv, API_FEATURES)
-    assert selected_features(pipeline) == list(API_FEATURES), selected_features(pipeline)
-    return pipeline
-
-
-@pytest.fixture(scope="session")
-def ignoring_pipeline(diabetes_csv: Path) -> Any:
-    """A real pycaret pipeline that ignores GeneralHealth and uses PhysicalHealth instead."""
-    pipeline = train_pipeline_on(diabetes_csv, ("BMI", "PhysicalHealth", "Age", "Income"))
-    assert "GeneralHealth" not in selected_features(pipeline), selected_features(pipeline)
-    return pipeline
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory, api_pipeline: Any) -> Artifacts:
-    root = tmp_path_factory.mktemp("service-artifacts")
-    pipeline = api_pipeline
-    model_pickle = root / "model.pkl"
-    model_pickle.write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
-
-    signing = Keyring([Key.generate("service-tests", "ecdsa-p256")])
-    keyring_file = signing.public().save(root / "keys" / "public-keyring.json")
-    package = build_package(
-        root / "signed",
-        name=MODEL_NAME,
-        version=diabetes_risk_model.__version__,
-        parameters_version=PARAMETERS_VERSION,
-        model_pickle=model_pickle,
-        extra_members={},
-        keyring=signing,
-        sequence=PACKAGE_SEQUENCE,
-    )
-    hmac_secret = secrets.token_urlsafe(32)
-    hmac_package = build_package(
-        root / "hmac",
-        name=MODEL_NAME,
-        version=diabetes_risk_model.__version__,
-        parameters_version=PARAMETERS_VERSION,
-        model_pickle=model_pickle,
-        extra_members={},
-        keyring=Keyring.from_settings(hmac_secret=hmac_secret, hmac_key_id="svc-hmac"),
-    )
-    return Artifacts(pipeline, model_pickle, package, hmac_package, keyring_file, hmac_secret, root, signing)
 
 
 class MarkerPayload:
@@ -200,55 +137,3 @@ def pin_environment(patch: pytest.MonkeyPatch, package: Path, sequence: int = 10
 
     patch.setenv("MODEL_PACKAGE_SHA256", sha256_file(package))
     patch.setenv("MODEL_MIN_SEQUENCE", str(sequence))
-
-
-def service_configuration(**model_settings: Any) -> ServiceConfiguration:
-    """A one-model configuration, as configuration/*.yaml write it, without a logging section."""
-    settings: dict[str, Any] = {
-        "model_parameters_version": PARAMETERS_VERSION,
-        "model_files_bucket": BUCKET,
-        "storage_attempts": 3,
-        "storage_backoff": 0.05,
-        "storage_backoff_max": 0.2,
-        "storage_timeout": 2.0,
-    }
-    settings.update(model_settings)
-    return ServiceConfiguration(
-        service_title="Diabetes Risk Model Service",
-        models=[{"class_path": CLASS_PATH, "create_endpoint": True, "configuration": settings}],
-    )
-
-
-def wait_for_startup(client: TestClient, timeout: float = 120.0) -> None:
-    """Poll the startup probe until model loading has finished (successfully or not)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/api/health/startup").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"service did not finish starting within {timeout}s")
-
-
-@pytest.fixture
-def start_service() -> Iterator[Callable[..., TestClient]]:
-    """Build our app for a configuration and return a client; waits for loading to finish at teardown.
-
-    Waiting matters: the engine keeps status in a process-wide singleton, and a
-    loader thread still running would report into the next test's app.
-    """
-    from diabetes_risk_model.service.app import create_service
-
-    clients: list[TestClient] = []
-
-    def start(configuration: ServiceConfiguration, wait: bool = True) -> TestClient:
-        app: FastAPI = create_service(configuration)
-        client = TestClient(app)
-        clients.append(client)
-        if wait:
-            wait_for_startup(client)
-        return client
-
-    yield start
-    for client in clients:
-        wait_for_startup(client, timeout=300)
-        client.close()

@@ -117,7 +117,7 @@ class PackageLoader:
 
     def verify(self, package: Path) -> VerifiedPackage:
         """3. Signature, members, binding to this model and ``min_sequence``."""
-        verified = verify_package(package, self.settings.keyring, self.expect, allow_legacy=self.settings.allow_legacy)
+        verified = verify_package(package, self.settings.keyring, self.expect)
         manifest = verified.manifest
         logger.info(
             "model package %s verified (key id %s, sequence %s)",
@@ -128,16 +128,7 @@ class PackageLoader:
         return verified
 
     def unpickle(self, verified: VerifiedPackage) -> Any:
-        """4. Exactly the verified bytes, through the restricted unpickler.
-
-        Legacy packages are refused unless ``allow_legacy``: their signature (HMAC-SHA1 over the pickle
-        only) binds no name, version, sequence or expiry, so any old validly signed pickle could be served.
-        """
-        if verified.is_legacy and not self.settings.allow_legacy:
-            raise VerificationError(
-                "legacy package (signed_model.pkl): its signature binds no name, version or sequence; "
-                "loading it for serving is refused unless explicitly allowed"
-            )
+        """4. Exactly the verified bytes, through the restricted unpickler."""
         assert verified.model_bytes is not None  # verify_package captures it by default
         return restricted_loads(verified.model_bytes)
 

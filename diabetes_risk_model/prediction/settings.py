@@ -82,45 +82,37 @@ def verification_keyring(
     hmac_key_id: str | None,
     *,
     allow_private_keys: bool,
-    allow_legacy: bool,
 ) -> Keyring:
     """The keyring the service verifies with: only its public view is kept.
 
     A keyring that holds signing material is refused unless allowed, so that a misconfigured pod never holds
     anything that can sign without someone having said so:
 
-    - secrets in the keyring file (Ed25519/ECDSA private keys, HMAC secrets) need ``allow_private_keys``;
-    - the HMAC secret ``parameters_signing_key`` can sign by nature (HMAC verification needs the same
-      secret); it needs ``allow_private_keys``, or ``allow_legacy``, since the original ``signed_model.pkl``
-      format can only be verified with it.
+    - private keys in the keyring file need ``allow_private_keys``;
+    - the HMAC secret ``parameters_signing_key`` (``hmac_key_id`` is ignored) is refused: packages are signed
+      with ECDSA, and the original ``signed_model.pkl`` format is not served (``migrate`` converts it).
 
-    Private asymmetric keys are then dropped (:meth:`Keyring.public`); HMAC secrets stay, as verification
-    needs them.
+    Private keys are then dropped (:meth:`Keyring.public`).
     """
-    if keyring_path is None and hmac_secret is None:
+    del hmac_key_id
+    if hmac_secret is not None:
         raise ConfigurationError(
-            "no verification key configured: set keyring_path (MODEL_KEYRING) or parameters_signing_key "
-            "(PARAMETERS_SIGNING_KEY)",
-            setting="keyring_path",
+            "parameters_signing_key (an HMAC secret) is not accepted: the service verifies ECDSA-signed packages "
+            "with a public keyring (keyring_path); convert original-format packages with "
+            "`python -m diabetes_risk_model migrate`",
+            setting="parameters_signing_key",
         )
-    if (
-        keyring_path is not None
-        and not allow_private_keys
-        and Keyring.from_settings(keyring_path=keyring_path).has_secrets
-    ):
+    if keyring_path is None:
         raise ConfigurationError(
-            "the keyring file holds private keys or HMAC secrets, which can sign; give the service a public "
+            "no verification key configured: set keyring_path (MODEL_KEYRING)", setting="keyring_path"
+        )
+    if keyring_path is not None and not allow_private_keys and Keyring.load(Path(keyring_path)).has_secrets:
+        raise ConfigurationError(
+            "the keyring file holds private keys, which can sign; give the service a public "
             "keyring (Keyring.public()), or set allow_private_keys: true",
             setting="allow_private_keys",
         )
-    if hmac_secret is not None and not (allow_private_keys or allow_legacy):
-        raise ConfigurationError(
-            "parameters_signing_key is an HMAC secret, which can sign; use a public keyring (keyring_path), or set "
-            "allow_private_keys: true (or allow_legacy: true for original-format packages)",
-            setting="allow_private_keys",
-        )
-    keyring = Keyring.from_settings(keyring_path=keyring_path, hmac_secret=hmac_secret, hmac_key_id=hmac_key_id)
-    return keyring.public()
+    return Keyring.load(Path(keyring_path)).public()
 
 
 @dataclass(frozen=True)
@@ -134,7 +126,6 @@ class ModelSettings:
     min_sequence: int
     retry_policy: RetryPolicy
     precompute: bool
-    allow_legacy: bool
     allow_private_keys: bool
     package_sha256: str | None
     feature_check: str
@@ -163,7 +154,6 @@ class ModelSettings:
         storage_backoff: Any = 0.5,
         storage_backoff_max: Any = 10.0,
         precompute: Any = True,
-        allow_legacy: Any = False,
         allow_private_keys: Any = False,
         feature_check: Any = "refuse",
     ) -> ModelSettings:
@@ -177,7 +167,6 @@ class ModelSettings:
         check = str(setting(feature_check, "feature_check") or "refuse").strip().lower()
         if check not in FEATURE_CHECK_MODES:
             raise ConfigurationError("setting feature_check must be refuse or warn", setting="feature_check")
-        allow_legacy_flag = flag(allow_legacy, "allow_legacy", False)
         allow_private = flag(allow_private_keys, "allow_private_keys", False)
         return cls(
             model_parameters_version=str(setting(model_parameters_version, "model_parameters_version", True)),
@@ -192,7 +181,6 @@ class ModelSettings:
                 backoff_max=number(storage_backoff_max, "storage_backoff_max", float),
             ),
             precompute=flag(precompute, "precompute", True),
-            allow_legacy=allow_legacy_flag,
             allow_private_keys=allow_private,
             package_sha256=package_digest(package_sha256),
             feature_check=check,
@@ -201,7 +189,6 @@ class ModelSettings:
                 setting(parameters_signing_key, "parameters_signing_key"),
                 setting(parameters_signing_key_id, "parameters_signing_key_id"),
                 allow_private_keys=allow_private,
-                allow_legacy=allow_legacy_flag,
             ),
             access_key=setting(minio_access_key, "minio_access_key"),
             secret_key=setting(minio_secret_key, "minio_secret_key"),

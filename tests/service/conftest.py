@@ -14,7 +14,6 @@ API field (the fast model's defect in issue 10).
 from __future__ import annotations
 
 import pickle
-import secrets
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -67,9 +66,7 @@ class Artifacts:
     pipeline: Any
     model_pickle: Path
     package: Path  # signed with the ECDSA P-256 key in ``keyring_file``, sequence 10
-    hmac_package: Path  # signed with the HMAC secret ``hmac_secret``
     keyring_file: Path  # public view only
-    hmac_secret: str
     root: Path
     signing: Keyring  # the private keyring (the "leaked key" in attack tests)
 
@@ -125,17 +122,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, api_pipeline: Any) -> Ar
         keyring=signing,
         sequence=PACKAGE_SEQUENCE,
     )
-    hmac_secret = secrets.token_urlsafe(32)
-    hmac_package = build_package(
-        root / "hmac",
-        name=MODEL_NAME,
-        version=diabetes_risk_model.__version__,
-        parameters_version=PARAMETERS_VERSION,
-        model_pickle=model_pickle,
-        extra_members={},
-        keyring=Keyring.from_settings(hmac_secret=hmac_secret, hmac_key_id="svc-hmac"),
-    )
-    return Artifacts(pipeline, model_pickle, package, hmac_package, keyring_file, hmac_secret, root, signing)
+    return Artifacts(pipeline, model_pickle, package, keyring_file, root, signing)
 
 
 class MarkerPayload:

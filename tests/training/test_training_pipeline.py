@@ -24,7 +24,7 @@ from itsdangerous import BadSignature
 
 from diabetes_risk_model import __version__
 from diabetes_risk_model.errors import ConfigurationError, MissingEnvironmentVariable
-from diabetes_risk_model.signing import Expectation, Keyring, verify_package
+from diabetes_risk_model.signing import Expectation, Key, Keyring, verify_package
 from diabetes_risk_model.training import FAST
 from diabetes_risk_model.training.data import RENAMED_COLUMNS, load_data, rename_columns
 from diabetes_risk_model.training.faithful import (
@@ -73,7 +73,7 @@ def run(diabetes_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trainin
 
 @pytest.fixture
 def keyring() -> Keyring:
-    return Keyring.from_env({"PARAMETERS_SIGNING_KEY": os.urandom(24).hex()})
+    return Keyring([Key.generate("pipeline-test")])
 
 
 @pytest.fixture(scope="module")

@@ -81,11 +81,7 @@ class CanonicalZipWriter:
         offset = out.tell()
         encoded = name.encode("ascii")
         out.write(b"\0" * (LOCAL_HEADER.size + len(encoded)))
-        if compress:
-            crc, size, sha, stored, stored_sha = self._deflate(name, chunks)
-        else:
-            crc, size, sha = self._store(name, chunks)
-            stored, stored_sha = size, sha  # stored bytes are the uncompressed bytes: hashed once
+        crc, size, sha, stored, stored_sha = self._copy(name, chunks, compress)
         end = out.tell()
         if end > self._limits.max_total_size or size > MAX_32:
             raise UnsafeArchive("archive would need zip64 (over 4 GiB); refused")
@@ -108,38 +104,35 @@ class CanonicalZipWriter:
             crc32=crc,
         )
 
-    def _store(self, name: str, chunks: Iterable[Chunk]) -> tuple[int, int, hashlib._Hash]:
-        """Copy *chunks* as they are; returns (CRC-32, size, SHA-256)."""
-        sha = hashlib.sha256()
-        crc = size = 0
-        for chunk in chunks:
-            size += len(chunk)
-            if size > self._limits.max_member_size:
-                raise UnsafeArchive(f"member {name!r} is larger than the limit")
-            sha.update(chunk)
-            crc = zlib.crc32(chunk, crc)
-            self._stream.write(chunk)
-        return crc, size, sha
+    def _copy(
+        self, name: str, chunks: Iterable[Chunk], compress: bool
+    ) -> tuple[int, int, hashlib._Hash, int, hashlib._Hash]:
+        """The one pass over a member: for each chunk, check the size, hash it, CRC it, (deflate it,) write it.
 
-    def _deflate(self, name: str, chunks: Iterable[Chunk]) -> tuple[int, int, hashlib._Hash, int, hashlib._Hash]:
-        """Compress *chunks* (small metadata members); returns (CRC-32, size, SHA-256, stored size, its SHA-256)."""
-        sha, stored_sha = hashlib.sha256(), hashlib.sha256()
+        Returns (CRC-32, size, SHA-256, stored size, SHA-256 of the stored bytes); a stored member's stored bytes
+        are its bytes, hashed once.
+        """
+        sha = hashlib.sha256()
+        stored_sha = hashlib.sha256() if compress else sha
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9) if compress else None
         crc = size = stored = 0
-        compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
         for chunk in chunks:
             size += len(chunk)
             if size > self._limits.max_member_size:
                 raise UnsafeArchive(f"member {name!r} is larger than the limit")
             sha.update(chunk)
             crc = zlib.crc32(chunk, crc)
-            data = compressor.compress(chunk)
-            stored_sha.update(data)
+            data = chunk if compressor is None else compressor.compress(chunk)
+            if compressor is not None:
+                stored_sha.update(data)
             self._stream.write(data)
             stored += len(data)
-        tail = compressor.flush()
-        stored_sha.update(tail)
-        self._stream.write(tail)
-        return crc, size, sha, stored + len(tail), stored_sha
+        if compressor is not None:
+            tail = compressor.flush()
+            stored_sha.update(tail)
+            self._stream.write(tail)
+            stored += len(tail)
+        return crc, size, sha, stored, stored_sha
 
     def close(self) -> None:
         """Write the central directory and the end record (no comment)."""

@@ -159,7 +159,7 @@ def prepare(workdir: Path, csv: Path, rows_per_class: int) -> dict[str, Path]:
     print(f"trained pipeline on {2 * rows_per_class} rows in {time.perf_counter() - started:.1f}s", flush=True)
     model_pickle = workdir / "model.pkl"
     model_pickle.write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
-    signing = Keyring([Key.generate("bench", "ed25519")])
+    signing = Keyring([Key.generate("bench", "ecdsa-p256")])
     keyring = signing.public().save(workdir / "public-keyring.json")
     package = build_package(
         workdir / "package",

@@ -6,8 +6,8 @@
 #   make reproduce                   # the full notebook, headless, then its compare/tune tables and wall time
 #   make reproduce NOTEBOOK_ARGS="-p mode fast"
 #
-# Environment: DIABETES_DATA (the CSV; else data/... or Kaggle), PARAMETERS_SIGNING_KEY or MODEL_KEYRING (signing;
-# neither set: the development keyring $(KEYS_DIR)/signing_keyring.json that `make run`/`make keygen` made, if any),
+# Environment: DIABETES_DATA (the CSV; else data/... or Kaggle), MODEL_KEYRING (the signing keyring;
+# unset: the development keyring $(KEYS_DIR)/signing_keyring.json that `make run`/`make keygen` made, if any),
 # MINIO_URL, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_SECURE, MODEL_FILES_BUCKET (upload; without MINIO_URL
 # `reproduce` skips the upload). Secrets are read by the code from the environment; these targets never print them.
 # Each target checks everything it will need (data, key, store, notebook tools) before it starts: training's CLI
@@ -23,7 +23,7 @@ NOTEBOOK_EXECUTED = $(NOTEBOOK_OUTPUT)/diabetes_risk_model_training.executed.ipy
 KEYS_DIR ?= .keys
 DEV_KEYRING = $(KEYS_DIR)/signing_keyring.json
 # MODEL_KEYRING=<the development keyring> when the environment names no signing key and `make run` made one.
-SIGNING_ENV = $(if $(PARAMETERS_SIGNING_KEY)$(MODEL_KEYRING),,$(if $(wildcard $(DEV_KEYRING)),MODEL_KEYRING=$(abspath $(DEV_KEYRING))))
+SIGNING_ENV = $(if $(MODEL_KEYRING),,$(if $(wildcard $(DEV_KEYRING)),MODEL_KEYRING=$(abspath $(DEV_KEYRING))))
 PREFLIGHT = $(SIGNING_ENV) PYTHONPATH=$(CURDIR) $(PYTHON) -m diabetes_risk_model.training.preflight
 
 .PHONY: train

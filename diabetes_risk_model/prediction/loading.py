@@ -48,24 +48,20 @@ logger = logging.getLogger(__name__)
 
 
 def verification_keyring(settings: ModelSettings) -> Keyring:
-    """The public keyring the service verifies with, from the keyring file (read once) and/or the HMAC secret.
+    """The public keyring the service verifies with, read once from ``settings.keyring_path``.
 
-    A keyring file that holds signing material (private keys, HMAC secrets) is refused unless
-    ``allow_private_keys``, so that a misconfigured pod never holds anything that can sign without someone
-    having said so. Private asymmetric keys are then dropped (:meth:`Keyring.public`); HMAC secrets stay, as
-    verification needs them.
+    A keyring file that holds private keys is refused unless ``allow_private_keys``, so that a misconfigured
+    pod never holds anything that can sign without someone having said so; private keys are then dropped
+    (:meth:`Keyring.public`).
     """
-    from_file = Keyring.from_settings(keyring_path=settings.keyring_path) if settings.keyring_path else Keyring()
-    if from_file.has_secrets and not settings.allow_private_keys:
+    keyring = Keyring.load(Path(settings.keyring_path))
+    if keyring.has_secrets and not settings.allow_private_keys:
         raise ConfigurationError(
-            "the keyring file holds private keys or HMAC secrets, which can sign; give the service a public "
+            "the keyring file holds private keys, which can sign; give the service a public "
             "keyring (Keyring.public()), or set allow_private_keys: true",
             setting="allow_private_keys",
         )
-    if settings.hmac_secret is None:
-        return from_file.public()
-    secret = Keyring.from_settings(hmac_secret=settings.hmac_secret, hmac_key_id=settings.hmac_key_id)
-    return Keyring([*from_file.keys, *secret.keys], secret.legacy_key_id).public()
+    return keyring.public()
 
 
 @dataclass(frozen=True)
@@ -147,7 +143,7 @@ class PackageLoader:
 
     def verify(self, package: Path, keyring: Keyring) -> VerifiedPackage:
         """3. Signature, members, binding to this model and ``min_sequence``."""
-        verified = verify_package(package, keyring, self.expect, allow_legacy=self.settings.allow_legacy)
+        verified = verify_package(package, keyring, self.expect)
         manifest = verified.manifest
         logger.info(
             "model package %s verified (key id %s, sequence %s)",
@@ -158,16 +154,7 @@ class PackageLoader:
         return verified
 
     def unpickle(self, verified: VerifiedPackage) -> Any:
-        """4. Exactly the verified bytes, through the restricted unpickler.
-
-        Legacy packages are refused unless ``allow_legacy``: their signature (HMAC-SHA1 over the pickle
-        only) binds no name, version, sequence or expiry, so any old validly signed pickle could be served.
-        """
-        if verified.is_legacy and not self.settings.allow_legacy:
-            raise VerificationError(
-                "legacy package (signed_model.pkl): its signature binds no name, version or sequence; "
-                "loading it for serving is refused unless explicitly allowed"
-            )
+        """4. Exactly the verified bytes, through the restricted unpickler."""
         assert verified.model_bytes is not None  # verify_package captures it by default
         return restricted_loads(verified.model_bytes)
 

@@ -39,15 +39,14 @@ class DiabetesRiskModel(MLModel):
     Configuration keys (all may be ``${ENV_VAR}``; an empty value counts as unset):
 
     - original design: ``model_parameters_version``, ``model_files_bucket``, ``minio_url``,
-      ``minio_access_key``, ``minio_secret_key``, ``parameters_signing_key`` (an HMAC secret; it can sign,
-      so it needs ``allow_private_keys`` or ``allow_legacy``);
-    - added: ``parameters_signing_key_id``, ``keyring_path`` (a public keyring file), ``minio_secure`` (TLS),
+      ``minio_access_key``, ``minio_secret_key`` (``parameters_signing_key``, an HMAC secret, is refused: the
+      service verifies ECDSA packages only);
+    - added: ``keyring_path`` (a public keyring file), ``minio_secure`` (TLS),
       ``store_url`` (overrides ``minio_url``; ``file:///abs/dir`` or ``file:relative/dir``),
       ``package_sha256`` (the package file's SHA-256; unset or empty = not pinned), ``min_sequence`` (refuse
       older packages), ``storage_timeout``, ``storage_attempts``, ``storage_backoff``,
-      ``storage_backoff_max``, ``precompute``, ``allow_legacy`` (serve an original-format
-      ``signed_model.pkl`` package; off by default), ``allow_private_keys`` (accept a keyring holding
-      signing material; off by default), ``feature_check`` (``refuse``, the default, or ``warn``).
+      ``storage_backoff_max``, ``precompute``, ``allow_private_keys`` (accept a keyring holding signing
+      material; off by default), ``feature_check`` (``refuse``, the default, or ``warn``).
 
     ``metrics`` is not a setting: the app passes its :class:`LoadMetrics`; a model built on its own keeps a
     private registry.

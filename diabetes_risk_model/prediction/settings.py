@@ -76,27 +76,24 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{host}"
 
 
-def check_verification_keys(
-    keyring_path: str | None, hmac_secret: str | None, *, allow_private_keys: bool, allow_legacy: bool
-) -> None:
-    """Refuse a configuration that names no verification key, or an HMAC secret nobody allowed.
+def check_verification_keys(keyring_path: str | None, hmac_secret: str | None) -> None:
+    """Refuse a configuration that names no verification key, or that gives the service an HMAC secret.
 
-    The HMAC secret ``parameters_signing_key`` can sign by nature (HMAC verification needs the same secret);
-    it needs ``allow_private_keys``, or ``allow_legacy``, since the original ``signed_model.pkl`` format can
-    only be verified with it. Secrets inside the keyring file are checked when it is loaded
-    (:func:`.loading.verification_keyring`).
+    Packages are signed with ECDSA and verified with a public keyring (``keyring_path``). The HMAC secret
+    ``parameters_signing_key`` (the original ``signed_model.pkl`` format) can sign by nature and is never
+    accepted: ``python -m diabetes_risk_model migrate`` converts such a package. Private keys inside the
+    keyring file are checked when it is loaded (:func:`.loading.verification_keyring`).
     """
-    if keyring_path is None and hmac_secret is None:
+    if hmac_secret is not None:
         raise ConfigurationError(
-            "no verification key configured: set keyring_path (MODEL_KEYRING) or parameters_signing_key "
-            "(PARAMETERS_SIGNING_KEY)",
-            setting="keyring_path",
+            "parameters_signing_key (an HMAC secret) is not accepted: the service verifies ECDSA-signed packages "
+            "with a public keyring (keyring_path); convert original-format packages with "
+            "`python -m diabetes_risk_model migrate`",
+            setting="parameters_signing_key",
         )
-    if hmac_secret is not None and not (allow_private_keys or allow_legacy):
+    if keyring_path is None:
         raise ConfigurationError(
-            "parameters_signing_key is an HMAC secret, which can sign; use a public keyring (keyring_path), or set "
-            "allow_private_keys: true (or allow_legacy: true for original-format packages)",
-            setting="allow_private_keys",
+            "no verification key configured: set keyring_path (MODEL_KEYRING)", setting="keyring_path"
         )
 
 
@@ -111,13 +108,10 @@ class ModelSettings:
     min_sequence: int
     retry_policy: RetryPolicy
     precompute: bool
-    allow_legacy: bool
     allow_private_keys: bool
     package_sha256: str | None
     feature_check: str
-    keyring_path: str | None
-    hmac_key_id: str | None
-    hmac_secret: str | None = field(default=None, repr=False)
+    keyring_path: str
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
 
@@ -142,7 +136,6 @@ class ModelSettings:
         storage_backoff: Any = 0.5,
         storage_backoff_max: Any = 10.0,
         precompute: Any = True,
-        allow_legacy: Any = False,
         allow_private_keys: Any = False,
         feature_check: Any = "refuse",
     ) -> ModelSettings:
@@ -156,13 +149,10 @@ class ModelSettings:
         check = str(setting(feature_check, "feature_check") or "refuse").strip().lower()
         if check not in FEATURE_CHECK_MODES:
             raise ConfigurationError("setting feature_check must be refuse or warn", setting="feature_check")
-        allow_legacy_flag = flag(allow_legacy, "allow_legacy", False)
         allow_private = flag(allow_private_keys, "allow_private_keys", False)
         keyring_file = setting(keyring_path, "keyring_path")
         hmac_secret = setting(parameters_signing_key, "parameters_signing_key")
-        check_verification_keys(
-            keyring_file, hmac_secret, allow_private_keys=allow_private, allow_legacy=allow_legacy_flag
-        )
+        check_verification_keys(keyring_file, hmac_secret)
         return cls(
             model_parameters_version=str(setting(model_parameters_version, "model_parameters_version", True)),
             model_files_bucket=str(setting(model_files_bucket, "model_files_bucket", True)),
@@ -176,13 +166,10 @@ class ModelSettings:
                 backoff_max=number(storage_backoff_max, "storage_backoff_max", float),
             ),
             precompute=flag(precompute, "precompute", True),
-            allow_legacy=allow_legacy_flag,
             allow_private_keys=allow_private,
             package_sha256=package_digest(package_sha256),
             feature_check=check,
-            keyring_path=None if keyring_file is None else str(keyring_file),
-            hmac_key_id=setting(parameters_signing_key_id, "parameters_signing_key_id"),
-            hmac_secret=None if hmac_secret is None else str(hmac_secret),
+            keyring_path=str(keyring_file),
             access_key=setting(minio_access_key, "minio_access_key"),
             secret_key=setting(minio_secret_key, "minio_secret_key"),
         )

@@ -2,14 +2,17 @@
 
 :mod:`.keys` (ECDSA keys, the keyring), :mod:`.oms` (the generic OpenSSF Model Signing format),
 :mod:`.package` (our package: canonical zip, bindings, build, verify, rotate), :mod:`.legacy` (the original
-itsdangerous format, verify only). A verified package hands back the exact pickle bytes it hashed
-(:attr:`VerifiedPackage.model_bytes`); :mod:`diabetes_risk_model.unpickling` turns them into objects.
+itsdangerous format: verify, migrate into ours). A verified package hands back the exact pickle bytes it
+hashed (:attr:`VerifiedPackage.model_bytes`); :mod:`diabetes_risk_model.unpickling` turns them into objects.
 The format is described in ``docs/FORMAT.md``.
 """
 
 from diabetes_risk_model.signing.keys import Key, Keyring
+from diabetes_risk_model.signing.legacy import LegacyPackage, is_legacy_package, migrate_package, verify_legacy_package
 from diabetes_risk_model.signing.package import (
     DEFAULT_LIMITS,
+    MODEL_MEMBER,
+    SIGNATURE_NAME,
     Expectation,
     Limits,
     Manifest,
@@ -24,16 +27,22 @@ from diabetes_risk_model.signing.package import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "MODEL_MEMBER",
+    "SIGNATURE_NAME",
     "Expectation",
     "Key",
     "Keyring",
+    "LegacyPackage",
     "Limits",
     "Manifest",
     "MemberEntry",
     "MemberStatus",
     "VerifiedPackage",
     "build_package",
+    "is_legacy_package",
+    "migrate_package",
     "package_file_name",
     "rotate_package",
+    "verify_legacy_package",
     "verify_package",
 ]

@@ -28,13 +28,13 @@ from diabetes_risk_model.storage._published import PackagePin, published_line
 from diabetes_risk_model.storage.factory import store_from_env
 
 
-def published_sequence(path: Path, allow_legacy: bool) -> int:
-    """The package's sequence, read from its verified manifest (every format has one).
+def published_sequence(path: Path) -> int:
+    """The package's sequence, read from its verified manifest.
 
     :class:`MissingEnvironmentVariable` when the environment names no keyring at all.
     """
     keyring = Keyring.from_env().public()
-    verified = verify_package(path, keyring, capture_model=False, allow_legacy=allow_legacy)
+    verified = verify_package(path, keyring, capture_model=False)
     return int(verified.manifest.sequence)
 
 
@@ -49,7 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("upload", help="verify, then upload a package; the bucket is created if missing")
     up.add_argument("path", type=Path)
     up.add_argument("--object", help="object name (default: the file's name)")
-    up.add_argument("--allow-legacy", action="store_true", help="accept an original-format signed_model.pkl package")
     down = commands.add_parser("download", help="download an object to a file")
     down.add_argument("object")
     down.add_argument("destination", type=Path)
@@ -61,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             name = args.object or args.path.name
             sequence: int | None
             try:
-                sequence = published_sequence(args.path, args.allow_legacy)
+                sequence = published_sequence(args.path)
             except MissingEnvironmentVariable:
                 sequence = None
                 print(
-                    "warning: no keyring (MODEL_KEYRING or PARAMETERS_SIGNING_KEY is not set): the package was not "
+                    "warning: no keyring (MODEL_KEYRING is not set): the package was not "
                     "verified and its sequence is unknown",
                     file=sys.stderr,
                 )

@@ -37,15 +37,13 @@ class ModelStore(Protocol):
 
 
 def validate_object_name(object_name: str) -> str:
-    """Refuse object names that could escape a bucket directory or confuse S3 clients."""
+    """Refuse object names that could escape a bucket directory or confuse S3 clients (see
+    :func:`diabetes_risk_model.names.check_name`; any file name is allowed, up to S3's 1024 characters)."""
     from diabetes_risk_model.errors import StorageError
+    from diabetes_risk_model.names import check_name
 
-    if (
-        not object_name
-        or object_name.startswith("/")
-        or "\\" in object_name
-        or any(part in ("", ".", "..") for part in object_name.split("/"))
-        or any(ord(ch) < 32 for ch in object_name)
-    ):
-        raise StorageError(f"invalid object name {object_name!r}", object_name=object_name)
+    try:
+        check_name(object_name, max_length=1024, portable=False, error=StorageError)
+    except StorageError:
+        raise StorageError(f"invalid object name {object_name!r}", object_name=object_name) from None
     return object_name

@@ -20,7 +20,7 @@ DESCRIPTION = """Train the diabetes risk model on the real data, sign it into a 
 
 Data: --data, else $DIABETES_DATA, else data/diabetes_binary_5050split_health_indicators_BRFSS2015.csv,
 else a Kaggle download (needs Kaggle credentials).
-Signing key: MODEL_KEYRING (keyring file) and/or PARAMETERS_SIGNING_KEY (HMAC secret) from the environment.
+Signing key: the keyring file named by MODEL_KEYRING.
 Store: MINIO_URL, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_SECURE, MODEL_FILES_BUCKET (default model-files)."""
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from diabetes_risk_model import __version__
 from diabetes_risk_model.errors import ConfigurationError
-from diabetes_risk_model.signing.package import MODEL_MEMBER, SIGNATURE_NAME
+from diabetes_risk_model.signing import MODEL_MEMBER, SIGNATURE_NAME
 from diabetes_risk_model.training.metrics import METRICS_NAME
 from diabetes_risk_model.training.pipeline import PLOT_FILES
 from diabetes_risk_model.training.profile import REPORT_NAME
@@ -67,7 +67,7 @@ def package_model(
 ) -> Path:
     """Sign and write the package from *artifacts_dir* (``model.pkl``, report, plots, metrics) into *output_dir*.
 
-    *keyring* defaults to ``Keyring.from_env()`` (``MODEL_KEYRING`` and/or ``PARAMETERS_SIGNING_KEY``).
+    *keyring* defaults to ``Keyring.from_env()`` (the keyring file named by ``MODEL_KEYRING``).
     """
     from diabetes_risk_model.signing import Keyring, build_package
 

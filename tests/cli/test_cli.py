@@ -44,7 +44,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("keygen", "sign", "verify", "rotate", "inspect"):
+    for command in ("keygen", "retire", "public", "sign", "verify", "rotate", "migrate", "inspect", "verify-oms"):
         assert command in result.stdout
 
 
@@ -72,17 +72,52 @@ def test_compat_package_refused_with_another_key() -> None:
     assert "BadSignature" in result.stderr and compat_key()[::-1] not in result.stderr + result.stdout
 
 
-def test_verify_without_keys_is_a_configuration_error() -> None:
+def test_verify_without_keys_is_a_configuration_error(base_package: Path) -> None:
     result = run("verify", str(COMPAT_ZIP))
     assert_one_line_error(result, 3)
+    assert "PARAMETERS_SIGNING_KEY" in result.stderr
+    result = run("verify", str(base_package))
+    assert_one_line_error(result, 3)
     assert "MODEL_KEYRING" in result.stderr
+
+
+def test_compat_package_refuses_an_expectation() -> None:
+    args = ("--name", "diabetes_risk_model", "--version", "0.1.0", "--parameters-version", "2023_03_17")
+    result = run("verify", str(COMPAT_ZIP), *args, env={"PARAMETERS_SIGNING_KEY": compat_key()})
+    assert_one_line_error(result, 1)
+    assert "BindingMismatch" in result.stderr and "format" in result.stderr
+
+
+def test_migrate_converts_the_compat_package(tmp_path: Path, keyring: Keyring) -> None:
+    ring = keyring.save(tmp_path / "ring.json")
+    out = tmp_path / "out"
+    result = run(
+        "migrate",
+        str(COMPAT_ZIP),
+        "--keyring",
+        str(ring),
+        "--output-dir",
+        str(out),
+        env={"PARAMETERS_SIGNING_KEY": compat_key()},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unsigned members left behind: .DS_Store, data_report.html, model.pkl" in result.stdout
+    assert compat_key() not in result.stdout + result.stderr
+    package = out / COMPAT_ZIP.name
+    args = ("--name", "diabetes_risk_model", "--version", "0.1.0", "--parameters-version", "2023_03_17")
+    result = run("verify", str(package), "--keyring", str(ring), *args)
+    assert result.returncode == 0, result.stderr
+    assert "sequence: 0" in result.stdout and "member model.pkl: OK" in result.stdout
+    result = run("migrate", str(COMPAT_ZIP), "--keyring", str(ring), "--output-dir", str(out))
+    assert_one_line_error(result, 3)
+    assert "PARAMETERS_SIGNING_KEY" in result.stderr
 
 
 def test_keygen_sign_verify_rotate_inspect(tmp_path: Path, member_files: dict[str, Path]) -> None:
     ring = tmp_path / "secrets" / "ring.json"
     public = tmp_path / "public.json"
     result = run(
-        "keygen", "--alg", "ed25519", "--key-id", "cli-1", "--keyring", str(ring), "--public-keyring", str(public)
+        "keygen", "--alg", "ecdsa-p384", "--key-id", "cli-1", "--keyring", str(ring), "--public-keyring", str(public)
     )
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(ring.stat().st_mode) == 0o600
@@ -131,7 +166,7 @@ def test_keygen_sign_verify_rotate_inspect(tmp_path: Path, member_files: dict[st
         "name: diabetes_risk_model",
         "version: 0.1.0",
         "parameters version: 2026_11_22",
-        "key id: cli-1 (ed25519)",
+        "key id: cli-1 (ecdsa-p384)",
         "member model.pkl: OK",
         "member data_report.html: OK",
         "member plots/auc.png: OK",
@@ -156,13 +191,13 @@ def test_keygen_sign_verify_rotate_inspect(tmp_path: Path, member_files: dict[st
     assert_one_line_error(result, 1)
     assert "Rollback" in result.stderr
 
-    result = run("keygen", "--alg", "hmac", "--key-id", "cli-2", "--keyring", str(ring))
+    result = run("keygen", "--key-id", "cli-2", "--keyring", str(ring))
     assert result.returncode == 0, result.stderr
     result = run("rotate", str(package), "--keyring", str(ring))
     assert result.returncode == 0 and "cli-2" in result.stdout, result.stderr
     assert run("retire", "cli-1", "--keyring", str(ring)).returncode == 0
     result = run("verify", str(package), "--keyring", str(ring))
-    assert result.returncode == 0 and "key id: cli-2 (hmac-sha256)" in result.stdout
+    assert result.returncode == 0 and "key id: cli-2 (ecdsa-p256)" in result.stdout
 
     result = run("inspect", str(package))
     assert result.returncode == 0 and "UNVERIFIED" in result.stdout and "claims sequence: 5" in result.stdout

@@ -194,10 +194,13 @@ def write_keyring(path: Path, public: bool) -> Path:
 def test_kube_secrets_refuses_an_hmac_keyring(stub_path: tuple[Path, Path], tmp_path: Path) -> None:
     """An HMAC key has no public view: the secret that verifies also signs, so it never goes to a pod."""
     path, log = stub_path
-    keyring = Keyring([Key.generate("hmac-1", "hmac-sha256")]).save(tmp_path / "keys" / "keyring.json")
+    keyring = tmp_path / "keys" / "keyring.json"  # as earlier builds wrote HMAC keys (Key no longer makes them)
+    keyring.parent.mkdir(parents=True)
+    entry = {"key_id": "hmac-1", "alg": "hmac-sha256", "created": "2026-01-01T00:00:00Z", "secret": "c2VjcmV0" * 8}
+    keyring.write_text(json.dumps({"format": "diabetes-risk-model/keyring/v1", "keys": [entry]}))
     result = make("kube-secrets", path, extra_env={"STUB_LOG": str(log), **secret_env(tmp_path, keyring)})
     assert result.returncode != 0
-    assert "holds HMAC keys (hmac-1)" in result.stdout + result.stderr
+    assert "'hmac-1' is an HMAC key" in result.stdout + result.stderr
     assert calls(log) == []
 
 

@@ -26,7 +26,7 @@ SIGNING = re.compile(r"SIGNING|HMAC|PRIVATE|SIGN_KEY", re.IGNORECASE)
 SECRET_ENV_KEYS = {"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
 SECRET_FILE_KEYS = {"keyring.json"}
 # Settings that would make the service accept signing material or unsigned-in-practice packages.
-UNSAFE_SETTINGS = ("parameters_signing_key", "parameters_signing_key_id", "allow_private_keys", "allow_legacy")
+UNSAFE_SETTINGS = ("parameters_signing_key", "parameters_signing_key_id", "allow_private_keys")
 
 
 def settings(name: str) -> dict[str, Any]:

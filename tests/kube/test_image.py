@@ -110,7 +110,7 @@ def served(image: str, minio_server: MinioServer, api_pipeline: Any, tmp_path: P
     """The image serving a real signed package of the session's pipeline from MinIO; yields (url, name, pipeline)."""
     model = tmp_path / "model.pkl"
     model.write_bytes(pickle.dumps(api_pipeline, protocol=pickle.HIGHEST_PROTOCOL))
-    keyring = Keyring([Key.generate("image-test", "ed25519")])
+    keyring = Keyring([Key.generate("image-test", "ecdsa-p256")])
     keys = tmp_path / "keys"
     public = keyring.public().save(keys / "public-keyring.json")
     keys.chmod(0o755)

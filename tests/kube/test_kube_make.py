@@ -141,7 +141,7 @@ def signing_material(name: str, value: bytes, scratch: Path) -> str | None:
 @pytest.fixture
 def operator(tmp_path: Path, minio_server: MinioServer) -> dict[str, Any]:
     """An operator's environment: keys and two signed packages outside the repository, the MinIO credentials."""
-    keyring = Keyring([Key.generate("kube-test", "ed25519")])
+    keyring = Keyring([Key.generate("kube-test", "ecdsa-p256")])
     public = keyring.public().save(tmp_path / "keys" / "public-keyring.json")
     wrapper_dir = tmp_path / "bin"
     wrapper_dir.mkdir()

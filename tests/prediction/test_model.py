@@ -11,12 +11,12 @@ import pytest
 from ml_base.ml_model import MLModelSchemaValidationException
 
 from diabetes_risk_model.errors import (
-    BindingMismatch,
     ConfigurationError,
     MissingEnvironmentVariable,
     ObjectNotFound,
     StorageAccessDenied,
     StorageUnavailable,
+    UnsafeArchive,
     UnsafePickle,
     VerificationError,
 )
@@ -129,17 +129,19 @@ def test_a_missing_environment_variable_is_named(model_settings: dict[str, objec
     assert "SVC_TEST_NOT_SET" in str(info.value)
 
 
-def test_the_original_hmac_key_setting_verifies_hmac_packages(artifacts: Artifacts, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("SVC_TEST_SIGNING_KEY", artifacts.hmac_secret)
-    model = DiabetesRiskModel(
-        model_parameters_version=PARAMETERS_VERSION,
-        model_files_bucket="model-files",
-        minio_url=local_store(tmp_path / "store", artifacts.hmac_package),
-        parameters_signing_key="${SVC_TEST_SIGNING_KEY}",
-        parameters_signing_key_id="svc-hmac",
-        allow_private_keys=True,
-    )
-    assert model.predict(DiabetesRiskModelInput(body_mass_index=30)).diabetes_risk in set(DiabetesRisk)
+def test_the_original_hmac_key_setting_is_refused(artifacts: Artifacts, tmp_path: Path, monkeypatch):
+    secret = secrets.token_urlsafe(32)
+    monkeypatch.setenv("SVC_TEST_SIGNING_KEY", secret)
+    with pytest.raises(ConfigurationError, match="migrate") as info:
+        DiabetesRiskModel(
+            model_parameters_version=PARAMETERS_VERSION,
+            model_files_bucket="model-files",
+            minio_url=local_store(tmp_path / "store", artifacts.package),
+            keyring_path=str(artifacts.keyring_file),
+            parameters_signing_key="${SVC_TEST_SIGNING_KEY}",
+            allow_private_keys=True,
+        )
+    assert info.value.context["setting"] == "parameters_signing_key" and secret not in str(info.value)
 
 
 def test_no_verification_key_is_a_configuration_error(model_settings: dict[str, object]) -> None:
@@ -290,26 +292,14 @@ def _legacy_package(artifacts: Artifacts, secret: str, root: Path) -> str:
     return local_store(root / "store", package)
 
 
-@pytest.mark.parametrize("allow_legacy", [False, True])
-def test_original_format_is_served_only_when_explicitly_allowed(
-    artifacts: Artifacts, tmp_path: Path, monkeypatch, allow_legacy: bool
-) -> None:
-    secret = secrets.token_urlsafe(32)
-    monkeypatch.setenv("SVC_TEST_LEGACY_KEY", secret)
+def test_the_original_format_is_never_served(artifacts: Artifacts, tmp_path: Path) -> None:
+    """A validly signed original-format package in the store is refused: it is not our format."""
     settings = {
         "model_parameters_version": PARAMETERS_VERSION,
         "model_files_bucket": "model-files",
-        "minio_url": _legacy_package(artifacts, secret, tmp_path),
-        "parameters_signing_key": "${SVC_TEST_LEGACY_KEY}",
-        "allow_legacy": allow_legacy,
-        "allow_private_keys": not allow_legacy,  # the HMAC key is allowed by allow_legacy, or explicitly
+        "minio_url": _legacy_package(artifacts, secrets.token_urlsafe(32), tmp_path),
+        "keyring_path": str(artifacts.keyring_file),
+        "storage_attempts": 1,
     }
-    if not allow_legacy:
-        with pytest.raises(BindingMismatch) as info:
-            DiabetesRiskModel(**settings)
-        assert info.value.field == "format"
-        return
-    model = DiabetesRiskModel(**settings)
-    inputs = sample_inputs(50)
-    expected = artifacts.pipeline.predict(pipeline_frame(inputs))
-    assert [model.predict(item).diabetes_risk for item in inputs] == [DiabetesRisk.map(float(y)) for y in expected]
+    with pytest.raises(UnsafeArchive):
+        DiabetesRiskModel(**settings)

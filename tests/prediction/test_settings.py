@@ -6,6 +6,7 @@ unless ``allow_private_keys`` says so.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.schemas import DiabetesRiskModelInput
 from diabetes_risk_model.prediction.settings import ModelSettings
 from diabetes_risk_model.signing import Keyring
-from diabetes_risk_model.signing.keys import Key
 from tests.support.packages import PARAMETERS_VERSION, Artifacts, local_store
 from tests.support.service import service_configuration
 
@@ -68,29 +68,21 @@ def test_a_keyring_file_with_private_keys_is_refused_unless_allowed(
     assert model.predict(DiabetesRiskModelInput(body_mass_index=31)) is not None
 
 
-def test_an_hmac_secret_is_refused_unless_allowed_and_allow_legacy_admits_only_that_key(
-    artifacts: Artifacts, settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_an_hmac_secret_is_refused_even_when_private_keys_are_allowed(
+    settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SVC_TEST_HMAC", artifacts.hmac_secret)
-    hmac = dict(
-        settings,
-        minio_url=local_store(tmp_path / "hmac-store", artifacts.hmac_package),
-        keyring_path=None,
-        parameters_signing_key="${SVC_TEST_HMAC}",
-        parameters_signing_key_id="svc-hmac",
-    )
-    with pytest.raises(ConfigurationError, match="allow_private_keys") as info:
+    secret = "s" * 43
+    monkeypatch.setenv("SVC_TEST_HMAC", secret)
+    hmac = dict(settings, keyring_path=None, parameters_signing_key="${SVC_TEST_HMAC}", allow_private_keys=True)
+    with pytest.raises(ConfigurationError, match="parameters_signing_key") as info:
         ModelSettings.parse(**hmac)
-    assert artifacts.hmac_secret not in str(info.value)
-    allowed = ModelSettings.parse(**dict(hmac, allow_private_keys=True))
-    assert artifacts.hmac_secret not in repr(allowed)
-    assert verification_keyring(allowed).has_secrets  # HMAC verifies with it
-    assert DiabetesRiskModel(**dict(hmac, allow_legacy=True)).package.manifest.key_id == "svc-hmac"
-
-    # allow_legacy covers the parameters_signing_key only, not secrets in a keyring file.
-    hmac_file = Keyring([Key.generate("file-hmac", "hmac-sha256")]).save(tmp_path / "hmac-keyring.json")
-    with pytest.raises(ConfigurationError, match="allow_private_keys"):
-        DiabetesRiskModel(**dict(settings, keyring_path=str(hmac_file), allow_legacy=True))
+    assert info.value.context["setting"] == "parameters_signing_key" and secret not in str(info.value)
+    # nor can a keyring file carry one (as earlier builds wrote them)
+    entry = {"key_id": "file-hmac", "alg": "hmac-sha256", "created": "2026-01-01T00:00:00Z", "secret": "c2VjcmV0" * 8}
+    hmac_file = tmp_path / "hmac-keyring.json"
+    hmac_file.write_text(json.dumps({"format": "diabetes-risk-model/keyring/v1", "keys": [entry]}))
+    with pytest.raises(ConfigurationError, match="HMAC key"):
+        DiabetesRiskModel(**dict(settings, keyring_path=str(hmac_file), allow_private_keys=True))
 
 
 def test_a_service_given_a_signing_keyring_is_not_ready(

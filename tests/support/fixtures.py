@@ -6,7 +6,6 @@ Registered for the whole suite by ``tests/conftest.py`` (``pytest_plugins``).
 from __future__ import annotations
 
 import pickle
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,17 +65,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, api_pipeline: Any) -> Ar
         keyring=signing,
         sequence=PACKAGE_SEQUENCE,
     )
-    hmac_secret = secrets.token_urlsafe(32)
-    hmac_package = build_package(
-        root / "hmac",
-        name=MODEL_NAME,
-        version=diabetes_risk_model.__version__,
-        parameters_version=PARAMETERS_VERSION,
-        model_pickle=model_pickle,
-        extra_members={},
-        keyring=Keyring.from_settings(hmac_secret=hmac_secret, hmac_key_id="svc-hmac"),
-    )
-    return Artifacts(pipeline, model_pickle, package, hmac_package, keyring_file, hmac_secret, root, signing)
+    return Artifacts(pipeline, model_pickle, package, keyring_file, root, signing)
 
 
 @pytest.fixture

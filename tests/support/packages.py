@@ -55,9 +55,7 @@ class Artifacts:
     pipeline: Any
     model_pickle: Path
     package: Path  # signed with the ECDSA P-256 key in ``keyring_file``, sequence 10
-    hmac_package: Path  # signed with the HMAC secret ``hmac_secret``
     keyring_file: Path  # public view only
-    hmac_secret: str
     root: Path
     signing: Keyring  # the private keyring (the "leaked key" in attack tests)
 

@@ -31,24 +31,24 @@ def compat_key() -> str:
 
 
 @pytest.fixture(scope="session")
-def ed_key() -> Key:
-    return Key.generate("ed-2026", "ed25519", created=CREATED)
+def new_key() -> Key:
+    return Key.generate("ec-2026", "ecdsa-p256", created=CREATED)
 
 
 @pytest.fixture(scope="session")
-def hmac_key() -> Key:
-    return Key.generate("hmac-2026", "hmac-sha256", created=datetime(2025, 6, 1, tzinfo=UTC))
+def other_key() -> Key:
+    return Key.generate("p384-2025", "ecdsa-p384", created=datetime(2025, 6, 1, tzinfo=UTC))
 
 
 @pytest.fixture(scope="session")
 def retired_key() -> Key:
-    return Key.generate("old-2024", "ed25519", created=datetime(2024, 1, 1, tzinfo=UTC))
+    return Key.generate("old-2024", "ecdsa-p256", created=datetime(2024, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture(scope="session")
-def keyring(ed_key: Key, hmac_key: Key, retired_key: Key) -> Keyring:
-    """Signing keyring: newest key is ed-2026."""
-    return Keyring([retired_key, hmac_key, ed_key])
+def keyring(new_key: Key, other_key: Key, retired_key: Key) -> Keyring:
+    """Signing keyring: newest key is ec-2026."""
+    return Keyring([retired_key, other_key, new_key])
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from diabetes_risk_model.errors import DataError, DataNotFound, SchemaMismatch
+from diabetes_risk_model.signing import Key, Keyring
 from diabetes_risk_model.training.data import (
     ORIGINAL_COLUMNS,
     kaggle_credentials_available,
@@ -210,13 +211,18 @@ def test_cli_without_signing_key_fails_before_training(tmp_path: Path, diabetes_
     result = _cli("--fast", "--data", str(diabetes_csv), "--output", str(tmp_path / "out"), env=_no_sources(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "error: environment variable MODEL_KEYRING is not set (or PARAMETERS_SIGNING_KEY: no signing/verification keys)"
+        "error: environment variable MODEL_KEYRING is not set (no signing/verification keys)"
     ]
     assert not (tmp_path / "out").exists()  # nothing trained, nothing half-written
 
 
+def _signing_env(tmp_path: Path) -> dict[str, str]:
+    ring = Keyring([Key.generate("training-test")]).save(tmp_path / "keys" / "ring.json")
+    return {**_no_sources(tmp_path), "MODEL_KEYRING": str(ring)}
+
+
 def test_cli_without_data_is_one_readable_line(tmp_path: Path) -> None:
-    env = {**_no_sources(tmp_path), "PARAMETERS_SIGNING_KEY": "k" * 32}
+    env = _signing_env(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "diabetes_risk_model.training", "--fast", "--no-upload", "--output", "out"],
         cwd=tmp_path,  # no data/ here
@@ -232,7 +238,7 @@ def test_cli_without_data_is_one_readable_line(tmp_path: Path) -> None:
 
 
 def test_cli_missing_store_settings_fail_before_training(tmp_path: Path, diabetes_csv: Path) -> None:
-    env = {**_no_sources(tmp_path), "PARAMETERS_SIGNING_KEY": "k" * 32}
+    env = _signing_env(tmp_path)
     result = _cli("--fast", "--data", str(diabetes_csv), "--output", str(tmp_path / "out"), env=env)
     assert result.returncode == 1
     assert "MINIO_URL" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -8,7 +8,6 @@ The signing key is random per run and must not appear anywhere in the executed n
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -19,8 +18,7 @@ import pytest
 
 from diabetes_risk_model import __version__
 from diabetes_risk_model.files import sha256_file
-from diabetes_risk_model.signing import Expectation, Keyring, verify_package
-from diabetes_risk_model.signing.keys import ED25519, Key
+from diabetes_risk_model.signing import Expectation, Key, Keyring, verify_package
 from diabetes_risk_model.storage import open_store
 from diabetes_risk_model.training.data import load_data, rename_columns
 from diabetes_risk_model.training.package import expected_members
@@ -60,7 +58,7 @@ def test_fast_notebook_uploads_a_package_the_verifier_accepts(
     # Only MODEL_KEYRING, as `make reproduce` after `make run`: the itsdangerous demonstration step needs no
     # PARAMETERS_SIGNING_KEY (it uses a throwaway key of its own).
     ring_path = tmp_path / "signing_keyring.json"
-    Keyring([Key.generate("notebook-test", ED25519)]).save(ring_path)
+    Keyring([Key.generate("notebook-test", "ecdsa-p256")]).save(ring_path)
     stored_key = json.loads(ring_path.read_text())["keys"][0]
     secrets_in_ring = [v for k, v in stored_key.items() if k != "public" and isinstance(v, str) and len(v) >= 32]
     assert secrets_in_ring  # the private key's encoding, which must not appear in the executed notebook
@@ -126,7 +124,7 @@ def test_fast_notebook_uploads_a_package_the_verifier_accepts(
     assert (labels == rows["Diabetes"].to_numpy()).mean() > 0.6
 
     # A package signed with another key is refused.
-    other = Keyring.from_env({"PARAMETERS_SIGNING_KEY": os.urandom(32).hex()})
+    other = Keyring([Key.generate("notebook-test", "ecdsa-p256")]).public()  # same id, another key
     with pytest.raises(Exception) as refused:
         verify_package(downloaded, other)
     assert type(refused.value).__module__ == "diabetes_risk_model.errors"

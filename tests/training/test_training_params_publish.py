@@ -70,13 +70,13 @@ def test_publish_uploads_under_the_package_name(tmp_path: Path) -> None:
 
 def test_published_line_has_the_sequence_from_the_manifest_and_the_file_digest(tmp_path: Path) -> None:
     from diabetes_risk_model.files import sha256_file
-    from diabetes_risk_model.signing import Keyring, build_package
+    from diabetes_risk_model.signing import Key, Keyring, build_package
     from diabetes_risk_model.storage import published_line
     from diabetes_risk_model.training.publish import package_pin
 
     model = tmp_path / "model.pkl"
     model.write_bytes(b"\x80\x04N.")  # pickle of None: never unpickled here
-    keyring = Keyring.from_env({"PARAMETERS_SIGNING_KEY": "k" * 32})
+    keyring = Keyring([Key.generate("publish-test")])
     package = build_package(tmp_path / "out", name="diabetes_risk_model", version=__version__,
                             parameters_version="2026_01_02", model_pickle=model, extra_members={},
                             keyring=keyring, sequence=41)  # fmt: skip

@@ -24,7 +24,7 @@ from itsdangerous import BadSignature
 
 from diabetes_risk_model import __version__
 from diabetes_risk_model.errors import ConfigurationError, MissingEnvironmentVariable
-from diabetes_risk_model.signing import Expectation, Keyring, verify_package
+from diabetes_risk_model.signing import Expectation, Key, Keyring, verify_package
 from diabetes_risk_model.training import FAST
 from diabetes_risk_model.training.data import RENAMED_COLUMNS, load_data, rename_columns
 from diabetes_risk_model.training.faithful import (
@@ -73,7 +73,7 @@ def run(diabetes_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trainin
 
 @pytest.fixture
 def keyring() -> Keyring:
-    return Keyring.from_env({"PARAMETERS_SIGNING_KEY": os.urandom(24).hex()})
+    return Keyring([Key.generate("pipeline-test")])
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +201,7 @@ def test_packaged_model_predicts_after_verification(
     labels = model.predict(features)
     assert set(np.unique(labels)) <= {0, 1}
     assert (labels == real_rows["Diabetes"].to_numpy()).mean() > 0.6  # a real model, better than chance
-    other = Keyring.from_env({"PARAMETERS_SIGNING_KEY": os.urandom(24).hex()})
+    other = Keyring([Key.generate("pipeline-test")]).public()  # same key id, another key
     with pytest.raises(Exception) as refused:
         verify_package(package, other)
     assert type(refused.value).__module__ == "diabetes_risk_model.errors"
@@ -221,12 +221,13 @@ def test_package_refuses_incomplete_artifacts(run: TrainingResult, keyring: Keyr
 def test_cli_package_only_signs_an_earlier_run(run: TrainingResult, tmp_path: Path) -> None:
     output = tmp_path / "out"
     shutil.copytree(run.artifacts_dir, output / "artifacts")
-    key = os.urandom(24).hex()
+    ring = Keyring([Key.generate("package-only")])
+    ring_file = ring.save(tmp_path / "keys" / "ring.json")
     result = subprocess.run(
         [sys.executable, "-m", "diabetes_risk_model.training", "--package-only", "--no-upload",
          "--output", str(output), "--parameters-version", "2026_03_04"],
         cwd=REPO,
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "PARAMETERS_SIGNING_KEY": key},
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "MODEL_KEYRING": str(ring_file)},
         capture_output=True,
         text=True,
         timeout=300,
@@ -234,4 +235,4 @@ def test_cli_package_only_signs_an_earlier_run(run: TrainingResult, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     package = output / f"diabetes_risk_model-{__version__}-2026_03_04.zip"
     assert f"package: {package}" in result.stdout
-    verify_package(package, Keyring.from_env({"PARAMETERS_SIGNING_KEY": key}))
+    verify_package(package, ring.public())

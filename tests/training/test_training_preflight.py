@@ -23,8 +23,7 @@ import pandas as pd
 import pytest
 
 from diabetes_risk_model.errors import DataNotFound
-from diabetes_risk_model.signing import Keyring
-from diabetes_risk_model.signing.keys import ED25519, Key
+from diabetes_risk_model.signing import Key, Keyring
 from diabetes_risk_model.training import FAST
 from diabetes_risk_model.training.data import DATA_FILE_NAME, KAGGLE_DATASET, check_data_source, locate_data
 from diabetes_risk_model.training.preflight import problems
@@ -151,17 +150,16 @@ def test_neither_csv_nor_kaggle_is_one_line_and_non_zero(tmp_path: Path) -> None
 
 def test_preflight_names_every_missing_piece_at_once(tmp_path: Path, diabetes_csv: Path) -> None:
     public = tmp_path / "public.json"
-    Keyring([Key.generate("k1", ED25519)]).public().save(public)
+    Keyring([Key.generate("k1", "ecdsa-p256")]).public().save(public)
     env = {"HOME": str(tmp_path), "DIABETES_DATA": str(diabetes_csv)}
     assert problems(environ=env, upload=False) == [
-        "signing key: environment variable MODEL_KEYRING is not set "
-        "(or PARAMETERS_SIGNING_KEY: no signing/verification keys)"
+        "signing key: environment variable MODEL_KEYRING is not set (no signing/verification keys)"
     ]
     found = problems(environ={**env, "MODEL_KEYRING": str(public)}, notebook=tmp_path / "absent.ipynb")
     assert found[2] == f"notebook {tmp_path / 'absent.ipynb'} not found" and len(found) == 3
     assert "public keys only" in found[0] and "MINIO_URL" in found[1]
     private = tmp_path / "private.json"
-    Keyring([Key.generate("k2", ED25519)]).save(private)
+    Keyring([Key.generate("k2", "ecdsa-p256")]).save(private)
     notebook = REPO / "notebooks" / "diabetes_risk_model_training.ipynb"
     assert problems(environ={**env, "MODEL_KEYRING": str(private)}, upload=False, notebook=notebook) == []
 
@@ -169,7 +167,7 @@ def test_preflight_names_every_missing_piece_at_once(tmp_path: Path, diabetes_cs
 def _dev_keys(directory: Path) -> Path:
     """What `make run`/`make keygen` leave in .keys/: a private ring and its public half."""
     directory.mkdir(parents=True)
-    ring = Keyring([Key.generate("dev-test", ED25519)])
+    ring = Keyring([Key.generate("dev-test", "ecdsa-p256")])
     ring.save(directory / "signing_keyring.json")
     ring.public().save(directory / "public_keyring.json")
     return directory

@@ -2,11 +2,11 @@
 
 from tests.support.signing import (  # noqa: F401 - fixtures
     base_package,
-    ed_key,
-    hmac_key,
     keyring,
     make_package,
     member_files,
+    new_key,
+    other_key,
     retired_key,
     verify_ring,
 )

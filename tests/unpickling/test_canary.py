@@ -16,7 +16,7 @@ import itsdangerous
 import pytest
 
 from diabetes_risk_model.errors import BadSignature, UnknownKey, UnsafeArchive, UnsafePickle
-from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
+from diabetes_risk_model.signing import Key, Keyring, build_package, verify_legacy_package, verify_package
 from diabetes_risk_model.unpickling import restricted_loads
 from tests.support.signing import NAME, PV, VERSION, compat_key
 
@@ -95,7 +95,7 @@ def test_malicious_package_signed_with_a_wrong_key(
     canary = tmp_path / "canary"
     evil = tmp_path / "model.pkl"
     evil.write_bytes(_malicious(kind, canary))
-    key_id = "attacker" if attacker == "unknown-id" else "hmac-2026"
+    key_id = "attacker" if attacker == "unknown-id" else "p384-2025"
     package = build_package(
         tmp_path,
         name=NAME,
@@ -103,7 +103,7 @@ def test_malicious_package_signed_with_a_wrong_key(
         parameters_version=PV,
         model_pickle=evil,
         extra_members={},
-        keyring=Keyring([Key.generate(key_id, "hmac-sha256")]),
+        keyring=Keyring([Key.generate(key_id, "ecdsa-p384")]),
     )
     with pytest.raises(UnknownKey if attacker == "unknown-id" else BadSignature):
         restricted_loads(verify_package(package, verify_ring).model_bytes)
@@ -140,7 +140,7 @@ def test_malicious_legacy_package_signed_with_the_legacy_key(tmp_path: Path, kin
     package = tmp_path / "diabetes_risk_model-0.1.0-2023_03_17.zip"
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("signed_model.pkl", itsdangerous.Signer(compat_key()).sign(_malicious(kind, canary)))
-    verified = verify_package(package, Keyring.from_env({"PARAMETERS_SIGNING_KEY": compat_key()}))
+    verified = verify_legacy_package(package, compat_key())
     with pytest.raises(UnsafePickle):
         restricted_loads(verified.model_bytes)
     assert not canary.exists()

@@ -18,7 +18,6 @@ import hashlib
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
@@ -92,12 +91,12 @@ def verify(public: ec.EllipticCurvePublicKey, signature: bytes, data: bytes, *, 
     return True
 
 
-def public_pem(public: ec.EllipticCurvePublicKey | Ed25519PublicKey) -> bytes:
+def public_pem(public: ec.EllipticCurvePublicKey) -> bytes:
     """PEM SubjectPublicKeyInfo: the form ``model_signing --public_key`` takes."""
     return public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
 
-def hint(public: ec.EllipticCurvePublicKey | Ed25519PublicKey) -> str:
+def hint(public: ec.EllipticCurvePublicKey) -> str:
     """``verificationMaterial.publicKey.hint``: hex SHA-256 of the PEM SubjectPublicKeyInfo bytes."""
     return hashlib.sha256(public_pem(public)).hexdigest()
 

@@ -3,7 +3,7 @@
 Why not :mod:`zipfile` alone: zipfile is lenient by design (it tolerates prepended data, comments, extra
 fields, data descriptors, local headers that disagree with the central directory, duplicate names), and
 every tolerance is a place where two different files verify as "the same package". The writer
-(:mod:`.zip_writer`) emits
+(:mod:`._zip_writer`) emits
 exactly one layout — fixed timestamps (1980-01-01 00:00) and attributes, no extra fields, no comments, no
 data descriptors, no zip64, ASCII names — and the reader refuses anything else with
 :class:`~diabetes_risk_model.errors.UnsafeArchive` *before* any member is read. Together with the signed
@@ -29,7 +29,6 @@ from diabetes_risk_model.signing.package._limits import DEFAULT_LIMITS, Limits
 STORED = 0
 DEFLATED = 8
 COMPRESSION_NAMES = {STORED: "stored", DEFLATED: "deflate"}
-COMPRESSION_CODES = {name: code for code, name in COMPRESSION_NAMES.items()}
 
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")

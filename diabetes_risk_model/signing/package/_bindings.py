@@ -34,7 +34,6 @@ from diabetes_risk_model.signing.oms import (
 from diabetes_risk_model.signing.package._limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.package._manifest import SCHEMA, Manifest
 
-SIGNATURE_NAME = "model.sig"
 FORMAT = "oms-v1"
 PACKAGE_SCHEMA = "diabetes-risk-model/oms-package/v1"
 PACKAGE_FIELD = "package"

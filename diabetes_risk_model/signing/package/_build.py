@@ -1,6 +1,6 @@
 """Writing packages: build a new one from training outputs, or re-sign (rotate) a verified one.
 
-A package (format ``oms-v1``) is a canonical zip (see :mod:`.archive`) whose members are sorted by name and
+A package (format ``oms-v1``) is a canonical zip (see :mod:`._archive`) whose members are sorted by name and
 followed by ``model.sig``, an OpenSSF Model Signing signature (see :mod:`._bindings`) whose statement
 lists every other member — ``model.pkl`` included — with its digest, and whose bindings record sizes, CRC and
 stored digests, so the package contains no unsigned pickle. Each member is read once: hashed, CRC'd and
@@ -22,22 +22,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from diabetes_risk_model.errors import ConfigurationError, DigestMismatch, VerificationError
+from diabetes_risk_model.errors import ConfigurationError, DigestMismatch
 from diabetes_risk_model.files import atomic_writer
 from diabetes_risk_model.names import check_name
 from diabetes_risk_model.signing._time import now_utc
 from diabetes_risk_model.signing.keys import Key, Keyring
-from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
 from diabetes_risk_model.signing.package._archive import COMPRESSION_NAMES, ZipEntry, member_chunks, read_directory
-from diabetes_risk_model.signing.package._bindings import SIGNATURE_NAME, sign_package
+from diabetes_risk_model.signing.package._bindings import sign_package
 from diabetes_risk_model.signing.package._limits import DEFAULT_LIMITS, Limits
-from diabetes_risk_model.signing.package._manifest import _TOKEN, MANIFEST_NAME, MODEL_MEMBER, Manifest, MemberEntry
+from diabetes_risk_model.signing.package._manifest import (
+    _TOKEN,
+    MODEL_MEMBER,
+    RESERVED_NAMES,
+    SIGNATURE_NAME,
+    Manifest,
+    MemberEntry,
+)
 from diabetes_risk_model.signing.package._verify import Expectation, verify_package
 from diabetes_risk_model.signing.package._zip_writer import CanonicalZipWriter, WrittenMember, file_chunks
 
 DEFAULT_REQUIREMENTS = ("python", "pycaret", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "joblib")
 _ALREADY_COMPRESSED = (".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".pkl")
-_RESERVED = {MANIFEST_NAME, LEGACY_MEMBER, SIGNATURE_NAME}
 
 ChunkSource = Callable[[], Iterable[bytes | memoryview]]
 
@@ -82,14 +87,14 @@ def build_package(
     in milliseconds since the epoch, which only grows. ``requirements=None`` records the installed versions
     of :data:`DEFAULT_REQUIREMENTS`. ``created=None`` uses the current time (whole seconds, UTC); a package
     built twice with the same ``created`` and inputs has the same members and signed statement.
-    ``extra_members`` maps archive names (e.g. ``"plots/auc.png"``) to files; ``model.pkl``, ``model.sig``,
-    ``manifest.json`` and ``signed_model.pkl`` are reserved names.
+    ``extra_members`` maps archive names (e.g. ``"plots/auc.png"``) to files; ``model.pkl``, ``model.sig``
+    and ``signed_model.pkl`` (the original format's member) are reserved names.
     """
     for label, value in (("name", name), ("version", version), ("parameters_version", parameters_version)):
         if not _TOKEN.fullmatch(value):
             raise ConfigurationError(f"{label} must match [A-Za-z0-9][A-Za-z0-9._+-]* (max 128 characters)")
     for member in extra_members:
-        if member in _RESERVED or member == MODEL_MEMBER:
+        if member in RESERVED_NAMES:
             raise ConfigurationError(f"member name {member!r} is reserved")
         check_name(member, max_length=limits.max_name_length)
     paths = {MODEL_MEMBER: Path(model_pickle), **{k: Path(v) for k, v in extra_members.items()}}
@@ -125,9 +130,7 @@ def rotate_package(
     expect: Expectation | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Path:
-    """Re-sign a verified package with the keyring's newest key, without re-training (always as ``oms-v1``).
-
-    A ``v1`` package (``manifest.json``) is converted to ``oms-v1`` this way, keeping its sequence.
+    """Re-sign a verified package with the keyring's newest key, without re-training.
 
     The old signature must still verify (its key present and not yet retired): rotate first, retire the old
     key afterwards. Member bytes, name, version, parameters version, ``created``, ``expires``, requirements
@@ -138,8 +141,6 @@ def rotate_package(
     """
     verified = verify_package(path, keyring, expect, limits=limits, capture_model=False)
     old = verified.manifest
-    if not isinstance(old, Manifest):
-        raise VerificationError("legacy packages cannot be rotated: rebuild them with `sign`")
     src = open(path, "rb")  # noqa: SIM115 - closed below
     with src:
         entries = {e.name: e for e in read_directory(src, os.fstat(src.fileno()).st_size, limits)}
@@ -180,8 +181,8 @@ def _write(
     expected: Manifest | None,
     compress: Mapping[str, bool] | None = None,
 ) -> Path:
-    with atomic_writer(target) as out, contextlib.closing(_Releasing(CanonicalZipWriter(out, limits))) as guard:
-        writer = guard.writer
+    with atomic_writer(target) as out:
+        writer = CanonicalZipWriter(out, limits)
         written: list[WrittenMember] = []
         for member in sorted(sources):
             deflate = compress[member] if compress else not member.lower().endswith(_ALREADY_COMPRESSED)
@@ -204,16 +205,6 @@ def _write(
         writer.add_chunks(SIGNATURE_NAME, [sign_package(manifest, key)], compress=False)
         writer.close()
     return target
-
-
-class _Releasing:
-    """Stops the writer's hashing thread however the build ends (``contextlib.closing`` calls ``close``)."""
-
-    def __init__(self, writer: CanonicalZipWriter) -> None:
-        self.writer = writer
-
-    def close(self) -> None:
-        self.writer.release()
 
 
 def _same_content(expected: Manifest, written: tuple[MemberEntry, ...]) -> None:

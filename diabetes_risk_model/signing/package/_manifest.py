@@ -24,8 +24,12 @@ from diabetes_risk_model.signing._time import format_time, parse_time
 from diabetes_risk_model.signing.oms import canonical_json
 
 SCHEMA = "diabetes-risk-model/manifest/v1"
-MANIFEST_NAME = "manifest.json"
 MODEL_MEMBER = "model.pkl"
+"""The pickle's member name in every package we build."""
+SIGNATURE_NAME = "model.sig"
+"""The signature member, always last."""
+RESERVED_NAMES = frozenset({MODEL_MEMBER, SIGNATURE_NAME, "signed_model.pkl"})
+"""Names a caller's extra member may not take (``signed_model.pkl`` is the original format's signed pickle)."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -70,7 +74,7 @@ class Manifest:
     model: str = MODEL_MEMBER
     expires: datetime | None = None
     requirements: Mapping[str, str] = field(default_factory=dict)
-    format: str = "v1"
+    format: str = "oms-v1"
 
     def member(self, path: str) -> MemberEntry:
         for entry in self.members:

@@ -1,12 +1,11 @@
 """Verification: prove a package is untouched before a single byte of its pickle is interpreted.
 
-Formats: ``oms-v1`` (``model.sig`` last, an OMS signature, see :mod:`.oms_package`), ``v1`` (``manifest.json``
-last, deprecated: verified with one warning line; ``rotate`` converts it) and ``legacy`` (see :mod:`.legacy`).
+One format, ``oms-v1``: ``model.sig`` last, an OMS signature over every other member (see :mod:`._bindings`).
 
 Checks, in this order (each failure is its own :class:`~diabetes_risk_model.errors.VerificationError`):
 
 1. the zip is canonical and within limits (:class:`UnsafeArchive`) — structure only, no member data read;
-2. the signature (``model.sig`` or ``manifest.json``), with the key it names (:class:`BadSignature` and its
+2. the signature (``model.sig``), with the key it names (:class:`BadSignature` and its
    subclass :class:`MalformedBundle`, :class:`UnknownKey`, :class:`RetiredKey`);
 3. the zip holds exactly the manifest's members (:class:`MissingMember`, :class:`UnexpectedMember`,
    :class:`MemberSetMismatch`);
@@ -24,7 +23,6 @@ nothing.
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 import zlib
 from dataclasses import dataclass
@@ -33,7 +31,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from diabetes_risk_model.errors import (
-    BadSignature,
     BindingMismatch,
     DigestMismatch,
     Expired,
@@ -45,7 +42,6 @@ from diabetes_risk_model.errors import (
 )
 from diabetes_risk_model.signing._time import now_utc
 from diabetes_risk_model.signing.keys import Keyring
-from diabetes_risk_model.signing.legacy import LEGACY_MEMBER, LegacyManifest, list_legacy, verify_legacy
 from diabetes_risk_model.signing.package._archive import (
     COMPRESSION_NAMES,
     STORED,
@@ -53,12 +49,9 @@ from diabetes_risk_model.signing.package._archive import (
     hash_member,
     read_directory,
 )
-from diabetes_risk_model.signing.package._bindings import SIGNATURE_NAME, read_package_signature
-from diabetes_risk_model.signing.package._envelope import Envelope
+from diabetes_risk_model.signing.package._bindings import read_package_signature
 from diabetes_risk_model.signing.package._limits import DEFAULT_LIMITS, Limits
-from diabetes_risk_model.signing.package._manifest import MANIFEST_NAME, Manifest
-
-log = logging.getLogger(__name__)
+from diabetes_risk_model.signing.package._manifest import SIGNATURE_NAME, Manifest
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ class VerifiedPackage:
     def __init__(
         self,
         path: Path,
-        manifest: Manifest | LegacyManifest,
+        manifest: Manifest,
         members: tuple[MemberStatus, ...],
         model_bytes: memoryview | None,
     ) -> None:
@@ -98,10 +91,6 @@ class VerifiedPackage:
     @property
     def format(self) -> str:
         return self.manifest.format
-
-    @property
-    def is_legacy(self) -> bool:
-        return self.manifest.format == "legacy"
 
     @property
     def model_bytes(self) -> memoryview | None:
@@ -118,19 +107,13 @@ def verify_package(
     now: datetime | None = None,
     capture_model: bool = True,
     report: list[MemberStatus] | None = None,
-    allow_legacy: bool = False,
 ) -> VerifiedPackage:
-    """Verify the package at *path* (our format or the original ``signed_model.pkl`` format).
+    """Verify the package at *path* (see the module docstring for the checks and their order).
 
     *report*, when given, receives one :class:`MemberStatus` per member and hashing continues past the
     first mismatch (so a CLI can list every bad member); the first failure is still raised.
     ``capture_model=False`` hashes without keeping the pickle (flat memory; used by the benchmark and by
     ``rotate``).
-
-    Legacy packages verify their one signature either way, but nothing in them binds a name, version or
-    sequence, so with an *expect* they are refused (:class:`BindingMismatch` on ``format``) unless
-    ``allow_legacy=True``; then the expectation is compared with the (unsigned) file name and any
-    ``min_sequence`` above 0 is a :class:`Rollback` (legacy packages count as sequence 0).
     """
     path = Path(path)
     try:
@@ -138,52 +121,8 @@ def verify_package(
     except OSError:
         raise UnsafeArchive("package file cannot be opened") from None
     with stream:
-        size = os.fstat(stream.fileno()).st_size
-        try:
-            entries = read_directory(stream, size, limits)
-        except UnsafeArchive as strict_error:
-            if not _looks_legacy(stream, limits):
-                raise
-            del strict_error
-            return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report, allow_legacy)
-        names = {e.name for e in entries}
-        if entries[-1].name == SIGNATURE_NAME or MANIFEST_NAME in names:
-            return _verify_signed(stream, path, entries, keyring, expect, limits, now, capture_model, report)
-        if LEGACY_MEMBER in names:
-            return _verify_legacy(stream, path, keyring, expect, limits, capture_model, report, allow_legacy)
-        raise UnsafeArchive("not a model package: neither manifest.json nor signed_model.pkl (nor model.sig)")
-
-
-def _looks_legacy(stream: BinaryIO, limits: Limits) -> bool:
-    try:
-        names = {i.filename for i in list_legacy(stream, limits)}
-    except UnsafeArchive:
-        return False
-    return LEGACY_MEMBER in names and MANIFEST_NAME not in names
-
-
-def _verify_legacy(
-    stream: BinaryIO,
-    path: Path,
-    keyring: Keyring,
-    expect: Expectation | None,
-    limits: Limits,
-    capture_model: bool,
-    report: list[MemberStatus] | None,
-    allow_legacy: bool,
-) -> VerifiedPackage:
-    manifest, value = verify_legacy(stream, path, keyring, limits)
-    statuses = tuple(
-        MemberStatus(m, True, "signature OK") if m == LEGACY_MEMBER else MemberStatus(m, False, "NOT COVERED")
-        for m in manifest.members
-    )
-    if report is not None:
-        report.extend(statuses)
-    if expect is not None:
-        if not allow_legacy:
-            raise BindingMismatch("format", "signed manifest (v1)", "legacy")
-        _check_binding(manifest, expect)
-    return VerifiedPackage(path, manifest, statuses, memoryview(value).toreadonly() if capture_model else None)
+        entries = read_directory(stream, os.fstat(stream.fileno()).st_size, limits)
+        return _verify_signed(stream, path, entries, keyring, expect, limits, now, capture_model, report)
 
 
 def _verify_signed(
@@ -197,10 +136,10 @@ def _verify_signed(
     capture_model: bool,
     report: list[MemberStatus] | None,
 ) -> VerifiedPackage:
-    # 1. layout: members sorted by name, the signature (model.sig, or manifest.json for v1) last and stored
+    # 1. layout: members sorted by name, the signature (model.sig) last and stored
     *members, last = entries
-    if last.name not in (SIGNATURE_NAME, MANIFEST_NAME) or [e.name for e in members] != sorted(e.name for e in members):
-        raise UnsafeArchive("members are not in canonical order (sorted, model.sig or manifest.json last)")
+    if last.name != SIGNATURE_NAME or [e.name for e in members] != sorted(e.name for e in members):
+        raise UnsafeArchive("not a model package: members not sorted, or model.sig not last")
     if last.method != STORED or last.size > limits.max_manifest_size:
         raise UnsafeArchive(f"{last.name} must be stored uncompressed and within the size limit")
     stream.seek(last.data_offset)
@@ -209,11 +148,7 @@ def _verify_signed(
         raise UnsafeArchive("archive is truncated")
 
     # 2. signature under the named key (before the CRC, so a changed signature file is reported as BadSignature)
-    manifest = (
-        read_package_signature(signature_bytes, keyring, limits)
-        if last.name == SIGNATURE_NAME
-        else _read_manifest_v1(signature_bytes, keyring, path)
-    )
+    manifest = read_package_signature(signature_bytes, keyring, limits)
     if zlib.crc32(signature_bytes) != last.crc32:  # the only header field the signature cannot bind for itself
         raise UnsafeArchive(f"{last.name} CRC does not match its header")
 
@@ -261,25 +196,7 @@ def _verify_signed(
     return VerifiedPackage(path, manifest, tuple(statuses), model_view)
 
 
-def _read_manifest_v1(envelope_bytes: bytes, keyring: Keyring, path: Path) -> Manifest:
-    """The deprecated ``manifest.json`` envelope (format ``v1``): verified, with one warning line."""
-    envelope = Envelope.from_bytes(envelope_bytes)
-    key = keyring.verifier_for(envelope.key_id)
-    if envelope.alg != key.alg:
-        raise BadSignature(f"envelope algorithm does not match key {key.key_id!r}")
-    key.verify(envelope.signed_bytes(), envelope.sig)
-    manifest = Manifest.from_bytes(envelope.payload)
-    if manifest.key_id != envelope.key_id or manifest.alg != envelope.alg:
-        raise BadSignature("manifest key id or algorithm differs from the envelope's")
-    log.warning(
-        "deprecated: %s uses package format v1 (manifest.json); convert it with `python -m diabetes_risk_model "
-        "rotate` (keeps its sequence) to oms-v1 (model.sig)",
-        ascii(path.name),
-    )
-    return manifest
-
-
-def _check_binding(manifest: Manifest | LegacyManifest, expect: Expectation) -> None:
+def _check_binding(manifest: Manifest, expect: Expectation) -> None:
     for field in ("name", "version", "parameters_version"):
         if getattr(manifest, field) != getattr(expect, field):
             raise BindingMismatch(field, getattr(expect, field), getattr(manifest, field))

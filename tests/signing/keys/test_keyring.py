@@ -1,5 +1,5 @@
-"""Keyring behaviour: the newest key signs, the public view, env and file sources, 0600, no secrets in repr or
-in the repository."""
+"""Keys and keyrings: ECDSA only, the newest key signs, the public view, file and env sources, 0600, no key
+material in repr or in the repository."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from diabetes_risk_model.errors import (
+    BadSignature,
     ConfigurationError,
     MissingEnvironmentVariable,
     UnknownKey,
@@ -23,26 +24,43 @@ from tests.support.signing import REPO
 
 
 def test_newest_active_key_signs(keyring: Keyring, make_package: Callable[..., Path], verify_ring: Keyring) -> None:
-    assert keyring.signing_key().key_id == "ed-2026"
+    assert keyring.signing_key().key_id == "ec-2026"
     manifest = verify_package(make_package(), verify_ring).manifest
-    assert (manifest.key_id, manifest.alg) == ("ed-2026", "ed25519")
-    ring = keyring.retire("ed-2026")
-    assert ring.signing_key().key_id == "hmac-2026"
+    assert (manifest.key_id, manifest.alg) == ("ec-2026", "ecdsa-p256")
+    ring = keyring.retire("ec-2026")
+    assert ring.signing_key().key_id == "p384-2025"
 
 
-def test_public_view_cannot_sign_with_ed25519(keyring: Keyring) -> None:
-    public = Keyring([k for k in keyring.keys if k.alg == "ed25519"]).public()
+def test_public_view_cannot_sign(keyring: Keyring) -> None:
+    assert keyring.has_secrets
+    public = keyring.public()
     assert not public.has_secrets
+    assert all(k.private is None and not k.can_sign for k in public.keys)
     with pytest.raises(ConfigurationError):
         public.signing_key()
-    hmac_only = Keyring([k for k in keyring.keys if k.alg == "hmac-sha256"]).public()
-    assert hmac_only.has_secrets  # documented: HMAC keys are symmetric and stay
+    with pytest.raises(ConfigurationError, match="verification-only"):
+        public.verifier_for("ec-2026").sign(b"data")
 
 
-def test_repr_and_errors_never_show_key_material(keyring: Keyring, hmac_key: Key, ed_key: Key) -> None:
-    assert hmac_key.secret is not None
-    text = repr(keyring) + repr(hmac_key) + repr(ed_key)
-    assert hmac_key.secret.hex() not in text and "secret" not in text.lower()
+@pytest.mark.parametrize("alg", ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521"])
+def test_every_oms_curve_signs_and_verifies(alg: str) -> None:
+    key = Key.generate("k", alg)
+    signature = key.sign(b"data")
+    key.public_only().verify(b"data", signature)
+    with pytest.raises(BadSignature):
+        key.public_only().verify(b"other", signature)
+
+
+@pytest.mark.parametrize("alg", ["ed25519", "hmac-sha256", "hmac", "rsa"])
+def test_only_ecdsa_keys_exist(alg: str) -> None:
+    with pytest.raises(ConfigurationError, match="ecdsa-p256"):
+        Key.generate("k", alg)
+
+
+def test_repr_and_errors_never_show_key_material(keyring: Keyring, new_key: Key) -> None:
+    text = repr(keyring) + repr(new_key) + repr(new_key.public_only())
+    materials = [k.to_json()["private"] for k in keyring.keys]
+    assert all(m and m not in text and m[:16] not in text for m in materials)
     assert str(UnknownKey("x")) == "unknown key id 'x'"
 
 
@@ -62,11 +80,11 @@ def test_keyring_refuses_to_write_secrets_inside_the_repository(keyring: Keyring
 
 
 def test_public_keyring_may_live_in_the_repository(tmp_path: Path, keyring: Keyring) -> None:
-    """No secrets in an Ed25519-only public ring, so the repository check does not apply."""
-    public = Keyring([k for k in keyring.keys if k.alg == "ed25519"]).public()
+    """No private key in a public ring, so the repository check does not apply."""
+    public = keyring.public()
     assert not public.has_secrets
     data = public.to_json()
-    assert all("private" not in k and "secret" not in k for k in data["keys"])
+    assert all("private" not in k for k in data["keys"])
 
 
 @pytest.mark.parametrize(
@@ -78,6 +96,10 @@ def test_public_keyring_may_live_in_the_repository(tmp_path: Path, keyring: Keyr
         '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "rsa", "created": "x"}]}',
         '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "hmac-sha256", '
         '"created": "2026-01-01T00:00:00Z", "secret": "c2hvcnQ="}]}',
+        '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "ed25519", '
+        '"created": "2026-01-01T00:00:00Z", "public": "c2hvcnQ="}]}',
+        '{"format": "diabetes-risk-model/keyring/v1", "keys": [{"key_id": "a", "alg": "ecdsa-p256", '
+        '"created": "2026-01-01T00:00:00Z", "public": "c2hvcnQ="}]}',
     ],
 )
 def test_malformed_keyring_files(tmp_path: Path, content: str) -> None:
@@ -90,24 +112,17 @@ def test_malformed_keyring_files(tmp_path: Path, content: str) -> None:
 
 def test_from_env(tmp_path: Path, keyring: Keyring) -> None:
     ring_path = keyring.save(tmp_path / "ring.json")
-    secret = "s" * 40
-    ring = Keyring.from_env(
-        {"MODEL_KEYRING": str(ring_path), "PARAMETERS_SIGNING_KEY": secret, "PARAMETERS_SIGNING_KEY_ID": "env-key"}
-    )
-    assert {k.key_id for k in ring.keys} == {"ed-2026", "hmac-2026", "old-2024", "env-key"}
-    assert ring.legacy_key_id == "env-key"
-    assert ring.signing_key().key_id == "ed-2026"  # the env key sorts oldest
-    only_env = Keyring.from_env({"PARAMETERS_SIGNING_KEY": secret})
-    assert [k.key_id for k in only_env.keys] == ["default"]
-    with pytest.raises(MissingEnvironmentVariable):
+    ring = Keyring.from_env({"MODEL_KEYRING": str(ring_path), "PARAMETERS_SIGNING_KEY": "s" * 40})
+    assert {k.key_id for k in ring.keys} == {"ec-2026", "p384-2025", "old-2024"}  # the HMAC secret is not a key
+    with pytest.raises(MissingEnvironmentVariable, match="MODEL_KEYRING"):
         Keyring.from_env({})
-    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
-        Keyring.from_env({"PARAMETERS_SIGNING_KEY": "short"})
+    with pytest.raises(MissingEnvironmentVariable, match="MODEL_KEYRING"):
+        Keyring.from_env({"PARAMETERS_SIGNING_KEY": "s" * 40})
 
 
 def test_invalid_key_ids_and_duplicates() -> None:
     with pytest.raises(ConfigurationError):
-        Key.generate("bad id with spaces", "ed25519")
-    key = Key.generate("a", "ed25519")
+        Key.generate("bad id with spaces")
+    key = Key.generate("a")
     with pytest.raises(ConfigurationError, match="duplicate"):
         Keyring([key, key])

@@ -1,5 +1,6 @@
 """The original design's package (../shared/compat) is an external test vector: it must verify with its
-published key, and be refused with any other key or after any change. It is never unpickled."""
+published key, be refused with any other key or after any change, and migrate into our format. It is never
+unpickled."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ import pytest
 
 from diabetes_risk_model.errors import (
     BadSignature,
-    BindingMismatch,
-    Rollback,
-    UnknownKey,
     UnsafeArchive,
 )
-from diabetes_risk_model.signing import Expectation, Key, Keyring, verify_package
-from diabetes_risk_model.signing.legacy._verify import LegacyManifest
+from diabetes_risk_model.signing import (
+    Expectation,
+    Keyring,
+    is_legacy_package,
+    migrate_package,
+    verify_legacy_package,
+    verify_package,
+)
+from diabetes_risk_model.signing.legacy import LegacyManifest
 from tests.support.signing import compat_key
 
 
@@ -30,8 +35,8 @@ def signed_model(compat_package: Path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def legacy_ring() -> Keyring:
-    return Keyring.from_env({"PARAMETERS_SIGNING_KEY": compat_key()})
+def legacy_key() -> str:
+    return compat_key()
 
 
 def _repack(compat_package: Path, target: Path, signed: bytes) -> Path:
@@ -43,10 +48,10 @@ def _repack(compat_package: Path, target: Path, signed: bytes) -> Path:
     return target
 
 
-def test_compat_package_verifies_with_its_published_key(compat_package: Path, legacy_ring: Keyring) -> None:
-    verified = verify_package(compat_package, legacy_ring)
+def test_compat_package_verifies_with_its_published_key(compat_package: Path, legacy_key: str) -> None:
+    verified = verify_legacy_package(compat_package, legacy_key)
     m = verified.manifest
-    assert verified.is_legacy and m.format == "legacy"
+    assert verified.format == m.format == "legacy"
     assert (m.name, m.version, m.parameters_version, m.key_id) == (
         "diabetes_risk_model",
         "0.1.0",
@@ -59,31 +64,35 @@ def test_compat_package_verifies_with_its_published_key(compat_package: Path, le
     assert [s.ok for s in verified.members if s.path == "model.pkl"] == [False]  # not covered
 
 
-def test_legacy_verification_matches_itsdangerous(
-    signed_model: bytes, legacy_ring: Keyring, compat_package: Path
-) -> None:
+def test_legacy_verification_matches_itsdangerous(signed_model: bytes, legacy_key: str, compat_package: Path) -> None:
     """What we accept is exactly what itsdangerous' defaults accept (SHA-1, django-concat)."""
     expected = itsdangerous.Signer(compat_key()).unsign(signed_model)
-    verified = verify_package(compat_package, legacy_ring)
+    verified = verify_legacy_package(compat_package, legacy_key)
     assert verified.model_bytes is not None and verified.model_bytes.tobytes() == expected
 
 
-def test_legacy_cannot_satisfy_an_expectation(compat_package: Path, legacy_ring: Keyring) -> None:
-    expect = Expectation("diabetes_risk_model", "0.1.0", "2023_03_17")
-    with pytest.raises(BindingMismatch) as info:
-        verify_package(compat_package, legacy_ring, expect)
-    assert info.value.field == "format"
-    # explicitly allowed: checked against the (unsigned) file name; any minimum sequence refuses it
-    assert verify_package(compat_package, legacy_ring, expect, allow_legacy=True).is_legacy
-    with pytest.raises(BindingMismatch) as info:
-        verify_package(
-            compat_package, legacy_ring, Expectation("diabetes_risk_model", "0.2.0", "2023_03_17"), allow_legacy=True
-        )
-    assert info.value.field == "version"
-    with pytest.raises(Rollback):
-        verify_package(
-            compat_package, legacy_ring, Expectation("diabetes_risk_model", "0.1.0", "2023_03_17", 1), allow_legacy=True
-        )
+def test_compat_package_is_not_our_format(compat_package: Path, keyring: Keyring) -> None:
+    """What the service calls refuses it whatever the keyring: the service never reads this format."""
+    with pytest.raises(UnsafeArchive):
+        verify_package(compat_package, keyring.public())
+
+
+def test_compat_package_migrates_into_our_format(
+    tmp_path: Path, compat_package: Path, legacy_key: str, keyring: Keyring, signed_model: bytes
+) -> None:
+    legacy, migrated = migrate_package(compat_package, legacy_key, keyring, tmp_path)
+    assert migrated.name == "diabetes_risk_model-0.1.0-2023_03_17.zip"
+    verified = verify_package(migrated, keyring.public(), Expectation("diabetes_risk_model", "0.1.0", "2023_03_17"))
+    assert verified.manifest.sequence == 0 and verified.manifest.key_id == keyring.signing_key().key_id
+    with zipfile.ZipFile(migrated) as archive:
+        assert archive.namelist() == ["model.pkl", "model.sig"]  # the unsigned members stay behind
+    assert verified.model_bytes == legacy.model_bytes == signed_model.rpartition(b".")[0]
+
+
+def test_migrate_refuses_a_wrong_key(tmp_path: Path, compat_package: Path, keyring: Keyring) -> None:
+    with pytest.raises(BadSignature):
+        migrate_package(compat_package, compat_key()[::-1], keyring, tmp_path)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("variant", ["one-char-longer", "one-char-changed", "truncated", "random", "empty-ish"])
@@ -97,12 +106,7 @@ def test_compat_refused_with_any_other_key(compat_package: Path, variant: str) -
         "empty-ish": "0" * 32,
     }[variant]
     with pytest.raises(BadSignature):
-        verify_package(compat_package, Keyring.from_env({"PARAMETERS_SIGNING_KEY": other}))
-
-
-def test_compat_refused_without_a_legacy_key(compat_package: Path) -> None:
-    with pytest.raises(UnknownKey):
-        verify_package(compat_package, Keyring([Key.generate("ed", "ed25519")]))
+        verify_legacy_package(compat_package, other)
 
 
 def _positions(length: int) -> list[int]:
@@ -112,7 +116,7 @@ def _positions(length: int) -> list[int]:
 
 @pytest.mark.parametrize("index", range(100))
 def test_compat_refused_after_any_one_byte_change(
-    tmp_path: Path, compat_package: Path, signed_model: bytes, legacy_ring: Keyring, index: int
+    tmp_path: Path, compat_package: Path, signed_model: bytes, legacy_key: str, index: int
 ) -> None:
     positions = _positions(len(signed_model))
     position = positions[index % len(positions)]
@@ -121,12 +125,12 @@ def test_compat_refused_after_any_one_byte_change(
     changed[position] ^= mask
     tampered = _repack(compat_package, tmp_path / "diabetes_risk_model-0.1.0-2023_03_17.zip", bytes(changed))
     with pytest.raises(BadSignature):
-        verify_package(tampered, legacy_ring)
+        verify_legacy_package(tampered, legacy_key)
 
 
 @pytest.mark.parametrize("edit", ["drop-signature", "drop-separator", "append-byte", "empty", "signature-only"])
 def test_compat_refused_after_structural_change(
-    tmp_path: Path, compat_package: Path, signed_model: bytes, legacy_ring: Keyring, edit: str
+    tmp_path: Path, compat_package: Path, signed_model: bytes, legacy_key: str, edit: str
 ) -> None:
     value, _, sig = signed_model.rpartition(b".")
     changed = {
@@ -137,12 +141,10 @@ def test_compat_refused_after_structural_change(
         "signature-only": b"." + sig,
     }[edit]
     with pytest.raises(BadSignature):
-        verify_package(_repack(compat_package, tmp_path / "x.zip", changed), legacy_ring)
+        verify_legacy_package(_repack(compat_package, tmp_path / "x.zip", changed), legacy_key)
 
 
-def test_raw_byte_flips_in_the_compat_zip_are_refused(
-    tmp_path: Path, compat_package: Path, legacy_ring: Keyring
-) -> None:
+def test_raw_byte_flips_in_the_compat_zip_are_refused(tmp_path: Path, compat_package: Path, legacy_key: str) -> None:
     """Flips in the raw compat file: the deflate stream or CRC breaks, or the signature fails."""
     data = compat_package.read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -154,24 +156,23 @@ def test_raw_byte_flips_in_the_compat_zip_are_refused(
         flipped[offset] ^= 0x10
         target.write_bytes(bytes(flipped))
         with pytest.raises((BadSignature, UnsafeArchive)):
-            verify_package(target, legacy_ring)
+            verify_legacy_package(target, legacy_key)
 
 
-def test_legacy_detection_needs_signed_model_and_no_manifest(tmp_path: Path, legacy_ring: Keyring) -> None:
+def test_legacy_detection_needs_signed_model_and_no_model_sig(tmp_path: Path, legacy_key: str) -> None:
     """A zip with both names is not treated as legacy (no downgrade to the weaker format)."""
     path = tmp_path / "both.zip"
     payload = pickle.dumps({"x": 1})
     signed = itsdangerous.Signer(compat_key()).sign(payload)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("signed_model.pkl", signed)
-        archive.writestr("manifest.json", b"{}")
+        archive.writestr("model.sig", b"{}")
+    assert not is_legacy_package(path)
     with pytest.raises(UnsafeArchive):
-        verify_package(path, legacy_ring)
+        verify_legacy_package(path, legacy_key)
 
 
-def test_every_substitution_in_the_signature_is_refused(
-    signed_model: bytes, legacy_ring: Keyring, tmp_path: Path
-) -> None:
+def test_every_substitution_in_the_signature_is_refused(signed_model: bytes, legacy_key: str, tmp_path: Path) -> None:
     """itsdangerous compares *decoded* signatures; base64's unused bits let 3 other final characters decode to
     the same SHA-1 digest. Our verifier must refuse those too: all 27 x 63 one-character substitutions."""
     alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -192,7 +193,7 @@ def test_every_substitution_in_the_signature_is_refused(
                 archive.writestr("signed_model.pkl", value + b"." + forged)
             tried += 1
             try:
-                verify_package(target, legacy_ring)
+                verify_legacy_package(target, legacy_key)
             except BadSignature:
                 continue
             accepted.append(forged.decode())

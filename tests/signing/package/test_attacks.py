@@ -159,7 +159,7 @@ def test_unsafe_member_names_are_refused(tmp_path: Path, base_package: Path, ver
 
 
 def test_zip_bomb_is_refused_before_inflating(tmp_path: Path, verify_ring: Keyring) -> None:
-    bomb = raw_zip([(b"bomb.html", b"\0" * (20 << 20), True), (b"manifest.json", b"{}", False)])
+    bomb = raw_zip([(b"bomb.html", b"\0" * (20 << 20), True), (b"model.sig", b"{}", False)])
     with pytest.raises(UnsafeArchive, match="compression ratio"):
         verify_package(_write(tmp_path, bomb), verify_ring)
 
@@ -207,35 +207,27 @@ def test_not_a_zip_and_missing_file(tmp_path: Path, verify_ring: Keyring) -> Non
         verify_package(_write(tmp_path, b"not a zip at all, just some text " * 10), verify_ring)
     with pytest.raises(UnsafeArchive):
         verify_package(tmp_path / "absent.zip", verify_ring)
-    with pytest.raises(UnsafeArchive, match=r"neither manifest\.json nor signed_model\.pkl"):
+    with pytest.raises(UnsafeArchive, match=r"not a model package"):
         verify_package(_write(tmp_path, raw_zip([(b"model.pkl", b"x", False)])), verify_ring)
 
 
 # -- keys ------------------------------------------------------------------------------------------------
 
 
-def test_wrong_secret_same_key_id_is_bad_signature(make_package: Callable[..., Path], hmac_key: Key) -> None:
-    signer = Keyring([Key.generate("shared-id", "hmac-sha256")])
-    package = make_package(keyring=signer)
-    impostor = Keyring([Key.generate("shared-id", "hmac-sha256")])
+def test_wrong_key_same_id_is_bad_signature(make_package: Callable[..., Path]) -> None:
+    package = make_package(keyring=Keyring([Key.generate("ec-x")]))
     with pytest.raises(BadSignature):
-        verify_package(package, impostor)
+        verify_package(package, Keyring([Key.generate("ec-x")]).public())
 
 
-def test_wrong_ed25519_key_same_id_is_bad_signature(make_package: Callable[..., Path]) -> None:
-    package = make_package(keyring=Keyring([Key.generate("ed-x", "ed25519")]))
+def test_curve_confusion_is_bad_signature(make_package: Callable[..., Path]) -> None:
+    package = make_package(keyring=Keyring([Key.generate("same", "ecdsa-p256")]))
     with pytest.raises(BadSignature):
-        verify_package(package, Keyring([Key.generate("ed-x", "ed25519")]).public())
-
-
-def test_algorithm_confusion_is_bad_signature(make_package: Callable[..., Path]) -> None:
-    package = make_package(keyring=Keyring([Key.generate("same", "ed25519")]))
-    with pytest.raises(BadSignature):
-        verify_package(package, Keyring([Key.generate("same", "hmac-sha256")]))
+        verify_package(package, Keyring([Key.generate("same", "ecdsa-p384")]).public())
 
 
 def test_attacker_key_is_unknown(make_package: Callable[..., Path], verify_ring: Keyring) -> None:
-    package = make_package(keyring=Keyring([Key.generate("attacker", "ed25519")]))
+    package = make_package(keyring=Keyring([Key.generate("attacker")]))
     with pytest.raises(UnknownKey) as info:
         verify_package(package, verify_ring)
     assert info.value.key_id == "attacker"
@@ -248,9 +240,9 @@ def test_retired_key_is_refused(make_package: Callable[..., Path], retired_key: 
 
 
 def test_verifier_uses_only_the_named_key(make_package: Callable[..., Path], keyring: Keyring) -> None:
-    """Signed with hmac-2026; a ring holding every other key but not that id says UnknownKey."""
-    package = make_package(keyring=Keyring([k for k in keyring.keys if k.key_id == "hmac-2026"]))
-    others = Keyring([k for k in keyring.keys if k.key_id != "hmac-2026"])
+    """Signed with p384-2025; a ring holding every other key but not that id says UnknownKey."""
+    package = make_package(keyring=Keyring([k for k in keyring.keys if k.key_id == "p384-2025"]))
+    others = Keyring([k for k in keyring.keys if k.key_id != "p384-2025"]).public()
     with pytest.raises(UnknownKey):
         verify_package(package, others)
 
@@ -300,21 +292,3 @@ def test_expired_manifest_is_refused(make_package: Callable[..., Path], verify_r
         verify_package(package, verify_ring, now=expires)
     with pytest.raises(Expired):
         verify_package(make_package(expires_at=datetime(2020, 1, 1, tzinfo=UTC)), verify_ring)
-
-
-SAFE_NAMES = ["plots/Confusion Matrix.png", "plots/AUC.png", "data_report.html", "a", "x/y/z_1-2.json", "_x"]
-
-
-@pytest.mark.parametrize("name", SAFE_NAMES)
-def test_safe_member_names_are_accepted(name: str) -> None:
-    from diabetes_risk_model.signing.package._archive import check_name
-
-    check_name(name)
-
-
-@pytest.mark.parametrize("name", ["a.", "a ", "plots/x.png ", "a/ b", "..", ".", "a/.", "-x"])
-def test_names_with_ambiguous_ends_are_refused(name: str) -> None:
-    from diabetes_risk_model.signing.package._archive import check_name
-
-    with pytest.raises(UnsafeArchive):
-        check_name(name)

@@ -1,11 +1,9 @@
 """The oms-v1 package format with ECDSA keys: keys and their PEM export, the package signature's strictness
-(one encoding per signature), v1 packages still verifying with one deprecation line, rotation converting them."""
+(one encoding per signature)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,14 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from diabetes_risk_model.cli import main
 from diabetes_risk_model.errors import BadSignature, ConfigurationError, MalformedBundle, RetiredKey
-from diabetes_risk_model.signing import Expectation, Key, Keyring, Manifest, rotate_package, verify_package
+from diabetes_risk_model.signing import Expectation, Key, Keyring, verify_package
 from diabetes_risk_model.signing.keys import ec
 from diabetes_risk_model.signing.oms._bundle import Bundle
 from diabetes_risk_model.signing.oms._verify import verify_model
-from diabetes_risk_model.signing.package._archive import COMPRESSION_NAMES
-from diabetes_risk_model.signing.package._envelope import PAYLOAD_TYPE, Envelope
-from diabetes_risk_model.signing.package._manifest import MemberEntry
-from diabetes_risk_model.signing.package._zip_writer import CanonicalZipWriter
 from diabetes_risk_model.unpickling import restricted_loads
 from tests.support.signing import NAME, PV, VERSION
 from tests.support.ziptools import members_of, raw_zip
@@ -68,9 +62,6 @@ def test_keygen_defaults_to_ecdsa_and_public_writes_pem(tmp_path: Path, capsys: 
     assert ec.load_public_pem(pem).curve.name == "secp256r1"
     capsys.readouterr()
     assert main(["public", "--keyring", str(ring), "--key-id", "k1"]) == 2  # --pem missing
-    assert main(["keygen", "--alg", "hmac", "--key-id", "h1", "--keyring", str(ring)]) == 0
-    assert main(["public", "--keyring", str(ring), "--key-id", "h1", "--pem", str(tmp_path / "h.pem")]) == 3
-    assert "symmetric" in capsys.readouterr().err
 
 
 def test_ecdsa_package_binds_everything_and_refuses_a_retired_key(
@@ -134,65 +125,3 @@ def test_re_encoded_signature_file_is_refused(make_package: Callable[..., Path],
     }.items():
         with pytest.raises(MalformedBundle):
             verify_package(_replace_signature(package, tmp_path / f"{label}.zip", change), RING)
-
-
-def _v1_package(make_package: Callable[..., Path], out: Path, key: Key) -> Path:
-    """A package in the previous format (manifest.json), written as the previous version did."""
-    current = make_package(keyring=Keyring([key]), output_dir=out / "src")
-    verified = verify_package(current, Keyring([key])).manifest
-    assert isinstance(verified, Manifest)
-    path = out / current.name
-    with open(path, "wb") as stream:
-        writer = CanonicalZipWriter(stream)
-        entries = []
-        for name, data, deflate in members_of(current.read_bytes())[:-1]:
-            w = writer.add_chunks(name, [data], compress=deflate)
-            entries.append(
-                MemberEntry(
-                    w.name,
-                    w.size,
-                    w.sha256,
-                    COMPRESSION_NAMES[w.method],
-                    w.compressed_size,
-                    w.compressed_sha256,
-                    w.crc32,
-                )
-            )
-        manifest = Manifest(
-            name=verified.name,
-            version=verified.version,
-            parameters_version=verified.parameters_version,
-            sequence=verified.sequence,
-            created=verified.created,
-            key_id=key.key_id,
-            alg=key.alg,
-            members=tuple(entries),
-            requirements=verified.requirements,
-        )
-        payload = manifest.to_bytes()
-        unsigned = Envelope(payload, PAYLOAD_TYPE, key.key_id, key.alg, b"")
-        envelope = Envelope(payload, PAYLOAD_TYPE, key.key_id, key.alg, key.sign(unsigned.signed_bytes()))
-        writer.add_chunks("manifest.json", [envelope.to_bytes()])
-        writer.close()
-    return path
-
-
-def test_v1_package_verifies_with_one_deprecation_line_and_rotate_converts_it(
-    make_package: Callable[..., Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    ed = Key.generate("ed-old", "ed25519", created=datetime(2025, 1, 1, tzinfo=UTC))
-    old = _v1_package(make_package, tmp_path, ed)
-    ring = Keyring([ed, EC])
-    with caplog.at_level(logging.WARNING):
-        verified = verify_package(old, ring.public(), Expectation(NAME, VERSION, PV))
-    assert verified.manifest.format == "v1" and restricted_loads(verified.model_bytes) is not None
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "deprecated" in warnings[0].getMessage() and "rotate" in warnings[0].getMessage()
-
-    rotated = rotate_package(old, ring, tmp_path / "new")
-    new = verify_package(rotated, ring.retire("ed-old").public(), Expectation(NAME, VERSION, PV))
-    assert (new.manifest.format, new.manifest.key_id) == ("oms-v1", "ec-1")
-    assert new.manifest.sequence == verified.manifest.sequence
-    assert new.manifest.members == verified.manifest.members  # type: ignore[union-attr]
-    with zipfile.ZipFile(rotated) as archive:
-        assert archive.namelist()[-1] == "model.sig" and "manifest.json" not in archive.namelist()

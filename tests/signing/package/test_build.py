@@ -112,7 +112,7 @@ def test_build_refuses_bad_inputs(tmp_path: Path, keyring: Keyring, member_files
         "keyring": keyring,
     }
     for extra in (
-        {"manifest.json": member_files["metrics.json"]},
+        {"model.sig": member_files["metrics.json"]},
         {"model.pkl": member_files["metrics.json"]},
         {"signed_model.pkl": member_files["metrics.json"]},
     ):
@@ -143,19 +143,19 @@ def test_rotate_re_signs_without_changing_members(
 ) -> None:
     original = make_package(output_dir=tmp_path / "orig")
     before = verify_package(original, keyring).manifest
-    new_key = Key.generate("ed-2027", "ed25519", created=datetime(2027, 1, 1, tzinfo=UTC))
+    new_key = Key.generate("ec-2027", "ecdsa-p256", created=datetime(2027, 1, 1, tzinfo=UTC))
     ring = keyring.with_key(new_key)
     rotated = rotate_package(original, ring, tmp_path / "rotated")
-    after_ring = ring.retire("ed-2026").public()
+    after_ring = ring.retire("ec-2026").public()
     after = verify_package(rotated, after_ring, Expectation(NAME, VERSION, PV, min_sequence=before.sequence))
     assert isinstance(after.manifest, Manifest) and isinstance(before, Manifest)
-    assert after.manifest.key_id == "ed-2027"
+    assert after.manifest.key_id == "ec-2027"
     assert after.manifest.sequence == before.sequence  # kept on purpose (see rotate_package)
     assert after.manifest.members == before.members
     with pytest.raises(RetiredKey):
         verify_package(original, after_ring)
     in_place = rotate_package(original, ring)
-    assert in_place == original and verify_package(original, after_ring).manifest.key_id == "ed-2027"
+    assert in_place == original and verify_package(original, after_ring).manifest.key_id == "ec-2027"
 
 
 def test_rotate_refuses_unverified_packages(
@@ -178,7 +178,7 @@ def test_signature_is_a_canonical_oms_bundle(base_package: Path, verify_ring: Ke
     assert bundle["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
     envelope = bundle["dsseEnvelope"]
     assert envelope["payloadType"] == "application/vnd.in-toto+json"
-    assert [s["keyid"] for s in envelope["signatures"]] == ["ed-2026"]
+    assert [s["keyid"] for s in envelope["signatures"]] == ["ec-2026"]
     assert set(bundle["verificationMaterial"]["publicKey"]) == {"hint"}
     statement = json.loads(base64.b64decode(envelope["payload"]))
     assert statement["_type"] == "https://in-toto.io/Statement/v1"

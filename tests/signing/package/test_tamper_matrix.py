@@ -25,8 +25,8 @@ from diabetes_risk_model.errors import (
     VerificationError,
 )
 from diabetes_risk_model.signing import verify_package
+from diabetes_risk_model.signing.keys import KEY_ID
 from diabetes_risk_model.signing.oms._bundle import Bundle
-from diabetes_risk_model.signing.package._envelope import KEY_ID
 from tests.support.tamper import BASE, MEMBERS, RING
 from tests.support.ziptools import regions
 

@@ -1,8 +1,7 @@
-"""The canonical zip writer's pipeline: hash and write on helper threads, CRC here, next chunk read meanwhile.
+"""The canonical zip writer: one serial pass per member (read, hash, CRC, write).
 
-Whatever the threads do, the archive must be the same bytes as one written serially, a failed write must
-surface as the caller's exception with no helper thread left behind, and the size limit must stop a member
-before its oversized chunk is written.
+The archive is a function of the bytes only (not of how they are chunked), zipfile reads it, a failed write
+surfaces as the caller's exception, and the size limit stops a member before its oversized chunk is written.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import threading
 import zipfile
 import zlib
 
@@ -34,26 +32,25 @@ def _write(chunks_of: object) -> tuple[bytes, object]:
     return out.getvalue(), member
 
 
-def test_pipelined_archive_equals_the_serial_one() -> None:
-    pipelined, member = _write(file_chunks(io.BytesIO(DATA)))
-    small = [DATA[i : i + 4096] for i in range(0, len(DATA), 4096)]  # below the hand-off size: all inline
-    serial, _ = _write(iter(small))
-    assert pipelined == serial
+def test_the_archive_does_not_depend_on_the_chunking() -> None:
+    whole, member = _write(file_chunks(io.BytesIO(DATA)))
+    small, _ = _write(iter([DATA[i : i + 4096] for i in range(0, len(DATA), 4096)]))
+    assert whole == small
     assert member.sha256 == hashlib.sha256(DATA).hexdigest()  # type: ignore[attr-defined]
     assert member.crc32 == zlib.crc32(DATA)  # type: ignore[attr-defined]
-    with zipfile.ZipFile(io.BytesIO(pipelined)) as archive:
+    with zipfile.ZipFile(io.BytesIO(whole)) as archive:
         assert archive.read("model.pkl") == DATA and archive.testzip() is None
-    stream = io.BytesIO(pipelined)
-    assert [e.name for e in read_directory(stream, len(pipelined))] == ["model.pkl", "meta.json"]
+    stream = io.BytesIO(whole)
+    assert [e.name for e in read_directory(stream, len(whole))] == ["model.pkl", "meta.json"]
 
 
-def test_file_chunks_keeps_a_chunk_until_the_next_but_one() -> None:
-    chunks = file_chunks(io.BytesIO(DATA))
-    first = next(chunks)
-    kept = bytes(first)
-    second = next(chunks)
-    assert bytes(first) == kept, "drawing the next chunk must not overwrite the one still in use"
-    assert bytes(second) == DATA[CHUNK_SIZE : 2 * CHUNK_SIZE]
+def test_file_chunks_reads_the_whole_source_in_chunk_size_steps() -> None:
+    sizes = []
+    copied = bytearray()
+    for chunk in file_chunks(io.BytesIO(DATA)):
+        sizes.append(len(chunk))
+        copied += chunk
+    assert bytes(copied) == DATA and sizes == [CHUNK_SIZE] * 3 + [12345]
 
 
 class _FailingStream(io.BytesIO):
@@ -67,14 +64,10 @@ class _FailingStream(io.BytesIO):
         return super().write(data)  # type: ignore[arg-type]
 
 
-def test_a_write_error_on_the_helper_thread_reaches_the_caller_and_no_thread_is_left() -> None:
-    before = {t.name for t in threading.enumerate()}
+def test_a_write_error_reaches_the_caller() -> None:
     writer = CanonicalZipWriter(_FailingStream(fail_after=CHUNK_SIZE + 1))
     with pytest.raises(OSError, match="No space left"):
-        writer.add_stream("model.pkl", io.BytesIO(DATA))
-    writer.release()
-    left = {t.name for t in threading.enumerate()} - before
-    assert not [name for name in left if name.startswith(("sha256", "zip-write"))]
+        writer.add_chunks("model.pkl", file_chunks(io.BytesIO(DATA)))
 
 
 def test_the_size_limit_stops_a_member_before_its_oversized_chunk_is_written() -> None:
@@ -82,30 +75,5 @@ def test_the_size_limit_stops_a_member_before_its_oversized_chunk_is_written() -
     out = io.BytesIO()
     writer = CanonicalZipWriter(out, limits)
     with pytest.raises(UnsafeArchive, match="larger than the limit"):
-        writer.add_stream("model.pkl", io.BytesIO(DATA))
-    writer.release()
+        writer.add_chunks("model.pkl", file_chunks(io.BytesIO(DATA)))
     assert len(out.getvalue()) <= 2 * CHUNK_SIZE + 64, "nothing past the limit was written"
-
-
-def test_a_failed_hash_still_waits_for_the_write_of_the_same_chunk() -> None:
-    """Whichever helper fails, the other has finished before the error reaches the caller (no write in flight)."""
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
-    from diabetes_risk_model.signing.package._zip_writer import _Pipeline
-
-    written: list[int] = []
-
-    def update(chunk: object) -> None:
-        raise RuntimeError("hash failed")
-
-    def write(chunk: bytes) -> None:
-        time.sleep(0.2)
-        written.append(len(chunk))
-
-    with ThreadPoolExecutor(1) as hasher, ThreadPoolExecutor(1) as writer:
-        pipeline = _Pipeline(hasher, writer)
-        pipeline.start(update, write, b"x" * CHUNK_SIZE)
-        with pytest.raises(RuntimeError, match="hash failed"):
-            pipeline.wait()
-        assert written == [CHUNK_SIZE]

@@ -1,7 +1,8 @@
-"""``python -m diabetes_risk_model inspect``: what a package claims, shown WITHOUT verifying it.
+"""``inspect``: what a package claims, shown WITHOUT verifying it.
 
 For looking at a refused or unknown package: every value is labelled unverified, escaped and cut short
-(:func:`safe`), the signed statement is only read when it is within the size limit, and nothing is unpickled.
+(:func:`~._common.safe`), the signed statement is only read when it is within the size limit, and nothing is
+unpickled.
 """
 
 from __future__ import annotations
@@ -11,19 +12,13 @@ import json
 import zipfile
 from pathlib import Path
 
+from diabetes_risk_model.cli._common import safe
 from diabetes_risk_model.errors import VerificationError
+from diabetes_risk_model.signing import DEFAULT_LIMITS, SIGNATURE_NAME
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
 from diabetes_risk_model.signing.oms import Bundle
-from diabetes_risk_model.signing.package import DEFAULT_LIMITS, MANIFEST_NAME, SIGNATURE_NAME, Envelope
 
-
-def safe(value: object, limit: int = 120) -> str:
-    """Printable, escaped, bounded rendering of a value read from an unverified file."""
-    text = ascii(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-# -- commands ------------------------------------------------------------------------------------------
+CLAIMS = ("name", "version", "parameters_version", "sequence", "created", "expires", "requirements")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -37,27 +32,21 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         infos = archive.infolist()
         names = [i.filename for i in infos]
         print("UNVERIFIED contents (run `verify` to check them):")
-        fmt = "oms-v1" if SIGNATURE_NAME in names else "v1" if MANIFEST_NAME in names else None
-        fmt = fmt or ("legacy" if LEGACY_MEMBER in names else "unknown")
+        fmt = "oms-v1" if SIGNATURE_NAME in names else "legacy" if LEGACY_MEMBER in names else "unknown"
         print(f"format: {fmt}")
         for info in infos[:256]:
             print(f"member {safe(info.filename, 80)}: {info.file_size} bytes ({info.compress_size} stored)")
-        if fmt in ("v1", "oms-v1"):
-            info = archive.getinfo(SIGNATURE_NAME if fmt == "oms-v1" else MANIFEST_NAME)
+        if fmt == "oms-v1":
+            info = archive.getinfo(SIGNATURE_NAME)
             if info.file_size > DEFAULT_LIMITS.max_manifest_size:
                 raise VerificationError(f"{info.filename} is larger than the limit")
-            if fmt == "v1":
-                envelope = Envelope.from_bytes(archive.read(info))
-                print(f"signed by key id: {envelope.key_id} ({safe(envelope.alg, 40)})")
-                claims: object = _json_object(envelope.payload)
-            else:
-                bundle = Bundle.parse(archive.read(info))
-                print(f"signed by key id: {safe(bundle.keyid, 64)}")
-                predicate = _json_object(bundle.payload).get("predicate", {})
-                claims = predicate.get("package", {}) if isinstance(predicate, dict) else {}
+            bundle = Bundle.parse(archive.read(info))
+            print(f"signed by key id: {safe(bundle.keyid, 64)}")
+            predicate = _json_object(bundle.payload).get("predicate", {})
+            claims = predicate.get("package", {}) if isinstance(predicate, dict) else {}
             if not isinstance(claims, dict):
                 raise VerificationError("signed payload is not a JSON object")
-            for key in ("name", "version", "parameters_version", "sequence", "created", "expires", "requirements"):
+            for key in CLAIMS:
                 print(f"claims {key}: {safe(claims.get(key))}")
     return 0
 
@@ -70,3 +59,9 @@ def _json_object(payload: bytes) -> dict[str, object]:
     if not isinstance(value, dict):
         raise VerificationError("signed payload is not a JSON object")
     return value
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    inspect = sub.add_parser("inspect", help="list a package's members and claims WITHOUT verifying")
+    inspect.add_argument("package")
+    inspect.set_defaults(func=cmd_inspect)

@@ -82,10 +82,10 @@ verify: install ## Verify a package: make verify PACKAGE=path/to.zip (keys from 
 
 # -- checks ------------------------------------------------------------------------------------
 
-# `make test` builds only the tools the selected tests use: MinIO for every directory but tests/signing (and the
-# repository-wide tests/test_*.py), the deployment tools for tests/deploy. No path in PYTEST_ARGS: the whole suite.
+# `make test` builds only the tools the selected tests use: MinIO for every directory but tests/signing,
+# tests/unpickling and tests/cli (and the repository-wide tests/test_*.py), the deployment tools for tests/deploy. No path in PYTEST_ARGS: the whole suite.
 TEST_PATHS      = $(filter tests%,$(PYTEST_ARGS))
-TEST_NO_MINIO   = tests/signing% tests/test_hygiene.py% tests/test_make_run.py%
+TEST_NO_MINIO   = tests/signing% tests/unpickling% tests/cli% tests/test_hygiene.py% tests/test_make_run.py%
 TEST_TOOLS      = $(if $(TEST_PATHS),$(if $(filter-out $(TEST_NO_MINIO),$(TEST_PATHS)),minio) \
                   $(if $(filter tests tests/ tests/deploy%,$(TEST_PATHS)),deploy-tools),minio deploy-tools)
 
@@ -102,7 +102,7 @@ typecheck: install ## mypy on our package
 	$(PYTHON) -m mypy
 
 .PHONY: security
-security: install ## bandit (medium+ severity) on our package; pickle use is reviewed by hand in signing/unpickler.py
+security: install ## bandit (medium+ severity) on our package; pickle use is reviewed by hand in unpickling/_unpickler.py
 	$(PYTHON) -m bandit -q -r diabetes_risk_model -c pyproject.toml --severity-level medium
 
 .PHONY: check

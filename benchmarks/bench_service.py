@@ -152,8 +152,7 @@ def train_pipeline(csv: Path, rows_per_class: int) -> Any:
 
 def prepare(workdir: Path, csv: Path, rows_per_class: int) -> dict[str, Path]:
     """Signed package + keyring in one store, bare pickle in another; returns their paths."""
-    from diabetes_risk_model.signing import Keyring, build_package
-    from diabetes_risk_model.signing.keys import Key
+    from diabetes_risk_model.signing import Key, Keyring, build_package
 
     started = time.perf_counter()
     pipeline = train_pipeline(csv, rows_per_class)

@@ -38,8 +38,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_verify import parse_size  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat  # noqa: E402
 
+from diabetes_risk_model.files import CHUNK_SIZE  # noqa: E402
 from diabetes_risk_model.signing import Key, Keyring, verify_package  # noqa: E402
-from diabetes_risk_model.signing.hashing import CHUNK_SIZE  # noqa: E402
 
 PY = sys.executable
 MODEL_SIGNING = str(Path(sys.executable).parent / "model_signing")

@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from diabetes_risk_model.files import CHUNK_SIZE  # noqa: E402
 from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package  # noqa: E402
-from diabetes_risk_model.signing.hashing import CHUNK_SIZE  # noqa: E402
 
 _UNITS = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 10**3, "mb": 10**6, "gb": 10**9}
 

@@ -21,12 +21,18 @@ from diabetes_risk_model.cli_inspect import cmd_inspect
 from diabetes_risk_model.cli_inspect import safe as _safe
 from diabetes_risk_model.errors import DiabetesRiskModelError, VerificationError
 from diabetes_risk_model.files import atomic_writer
-from diabetes_risk_model.signing.keyring import Keyring
-from diabetes_risk_model.signing.keys import ALGORITHMS, ECDSA_P256, HMAC_SHA256, Key
-from diabetes_risk_model.signing.manifest import Manifest
-from diabetes_risk_model.signing.oms_verify import verify_model
-from diabetes_risk_model.signing.package import build_package, rotate_package
-from diabetes_risk_model.signing.verifier import Expectation, MemberStatus, verify_package
+from diabetes_risk_model.signing import (
+    Expectation,
+    Key,
+    Keyring,
+    Manifest,
+    MemberStatus,
+    build_package,
+    rotate_package,
+    verify_package,
+)
+from diabetes_risk_model.signing.keys import ALGORITHMS, ECDSA_P256, HMAC_SHA256
+from diabetes_risk_model.signing.oms import verify_model
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2

@@ -12,12 +12,9 @@ import zipfile
 from pathlib import Path
 
 from diabetes_risk_model.errors import VerificationError
-from diabetes_risk_model.signing.envelope import Envelope
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
-from diabetes_risk_model.signing.limits import DEFAULT_LIMITS
-from diabetes_risk_model.signing.manifest import MANIFEST_NAME
-from diabetes_risk_model.signing.oms_bundle import Bundle
-from diabetes_risk_model.signing.oms_package import SIGNATURE_NAME
+from diabetes_risk_model.signing.oms import Bundle
+from diabetes_risk_model.signing.package import DEFAULT_LIMITS, MANIFEST_NAME, SIGNATURE_NAME, Envelope
 
 
 def safe(value: object, limit: int = 120) -> str:

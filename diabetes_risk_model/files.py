@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import io
 import os
 import tempfile
@@ -89,3 +90,13 @@ def atomic_writer(destination: Path, *, mode: int = 0o644, fsync: bool = True) -
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a whole file, streamed in :data:`CHUNK_SIZE` steps through one reused buffer."""
+    sha = hashlib.sha256()
+    view = memoryview(bytearray(CHUNK_SIZE))
+    with open(path, "rb", buffering=0) as stream:
+        while n := stream.readinto(view):
+            sha.update(view[:n])
+    return sha.hexdigest()

@@ -88,7 +88,7 @@ from pathlib import Path
 import diabetes_risk_model
 from diabetes_risk_model.errors import DiabetesRiskModelError
 from diabetes_risk_model.signing import Keyring, package_file_name, verify_package
-from diabetes_risk_model.signing.hashing import sha256_file
+from diabetes_risk_model.files import sha256_file
 target, package, keyring_path, wanted, purpose = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], sys.argv[5]
 try:
     keyring = Keyring.load(keyring_path).public()
@@ -125,7 +125,7 @@ export KUBE_PIN_PY
 # Credentials travel in the environment, never on a command line.
 define KUBE_UPLOAD_PY
 import os, pathlib, socket, sys, time
-from diabetes_risk_model.signing.hashing import sha256_file
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.storage import open_store
 port, bucket, package = int(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
 name, digest, sequence = os.environ["MODEL_OBJECT"], os.environ["MODEL_PACKAGE_SHA256"], os.environ["MODEL_MIN_SEQUENCE"]

@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.schemas import BMI_MAX, BMI_MIN, Age, GeneralHealth, Income
 from diabetes_risk_model.signing import Keyring, verify_package
-from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.training.data import RENAMED_COLUMNS
 from diabetes_risk_model.training.params import TARGET
+from diabetes_risk_model.unpickling import restricted_loads
 
 REPO = Path(__file__).resolve().parents[1]
 API_FEATURES = ["BMI", "GeneralHealth", "Age", "Income"]
@@ -169,7 +170,7 @@ def test_make_run_without_go_then_make_stop_leaves_git_clean(diabetes_csv: Path,
             metrics = json.loads(archive.read("metrics.json"))
         assert metrics["mode"] == "fast"
         assert sorted(metrics["selected_features"]) == sorted(API_FEATURES)
-        changed = answers_changed_by_general_health(verified.load_model())
+        changed = answers_changed_by_general_health(restricted_loads(verified.model_bytes))
         print(
             f"fast model: features {metrics['selected_features']}, CV F1 (tuned) {metrics['tune_cv']['F1']['mean']}"
             f", {changed} (BMI, Age, Income) combinations answered differently by general_health"

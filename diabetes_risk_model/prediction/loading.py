@@ -4,13 +4,14 @@
    a keyring file holding signing material is refused unless ``allow_private_keys``.
 1. **Fetch** the package from the store into a private temporary directory, waiting (bounded) while the
    store is unavailable (:mod:`.retry`).
-2. **Pin check.** Hash the downloaded file (:func:`signing.hashing.sha256_file`); with ``package_sha256``
+2. **Pin check.** Hash the downloaded file (:func:`files.sha256_file`); with ``package_sha256``
    set, a different digest is refused (:class:`BindingMismatch` on ``package_sha256``) before anything
    else reads the file.
 3. **Verify** with :func:`signing.verify_package` against the public keyring and an :class:`Expectation`
    binding the package to this model's name, version, parameters version and ``min_sequence``
    (:class:`Rollback` below it).
-4. **Unpickle** exactly the verified bytes (:meth:`VerifiedPackage.load_model`, the restricted unpickler).
+4. **Unpickle** exactly the verified bytes (:attr:`VerifiedPackage.model_bytes`) through
+   :func:`unpickling.restricted_loads`.
 5. **Feature check.** The pipeline's selected features must be exactly the API's inputs
    (:mod:`.features`); ``feature_check: warn`` logs instead of refusing.
 
@@ -34,13 +35,14 @@ from diabetes_risk_model.errors import (
     StorageUnavailable,
     VerificationError,
 )
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.features import feature_mismatch
 from diabetes_risk_model.prediction.metrics import LoadMetrics
 from diabetes_risk_model.prediction.retry import download_with_retries
 from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
 from diabetes_risk_model.signing import Expectation, Keyring, VerifiedPackage, verify_package
-from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.storage import open_store
+from diabetes_risk_model.unpickling import restricted_loads
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +158,18 @@ class PackageLoader:
         return verified
 
     def unpickle(self, verified: VerifiedPackage) -> Any:
-        """4. Exactly the verified bytes, through the restricted unpickler."""
-        return verified.load_model(allow_legacy=self.settings.allow_legacy)
+        """4. Exactly the verified bytes, through the restricted unpickler.
+
+        Legacy packages are refused unless ``allow_legacy``: their signature (HMAC-SHA1 over the pickle
+        only) binds no name, version, sequence or expiry, so any old validly signed pickle could be served.
+        """
+        if verified.is_legacy and not self.settings.allow_legacy:
+            raise VerificationError(
+                "legacy package (signed_model.pkl): its signature binds no name, version or sequence; "
+                "loading it for serving is refused unless explicitly allowed"
+            )
+        assert verified.model_bytes is not None  # verify_package captures it by default
+        return restricted_loads(verified.model_bytes)
 
     def check_features(self, pipeline: Any) -> None:
         """5. The selected features are the API's inputs (or only a warning, with ``feature_check: warn``)."""

@@ -6,9 +6,9 @@ image's real one, run at build time (Dockerfile) and by anyone on a host:
 
     python -m diabetes_risk_model.service.runtime_check
 
-1. Import every module of the packages the service runs (service, prediction, signing, storage), the ASGI
+1. Import every module of the packages the service runs (service, prediction, signing, storage, unpickling), the ASGI
    server with its fast loops, and the optional metrics middleware.
-2. Import the module of every name in :mod:`diabetes_risk_model.signing.pickle_policy` and resolve the name,
+2. Import the module of every name in :mod:`diabetes_risk_model.unpickling` and resolve the name,
    so any pipeline the unpickler admits (every model family training can pick) finds its classes.
 
 Exit 0 with one summary line; exit 1 with one line naming the first module that cannot be imported.
@@ -27,6 +27,7 @@ SERVICE_PACKAGES = (
     "diabetes_risk_model.prediction",
     "diabetes_risk_model.signing",
     "diabetes_risk_model.storage",
+    "diabetes_risk_model.unpickling",
 )
 SERVER_MODULES = ("uvicorn", "uvloop", "httptools", "prometheus_fastapi_instrumentator")
 
@@ -50,7 +51,7 @@ def service_modules() -> list[str]:
 
 def check() -> tuple[int, int]:
     """Run both steps; returns (modules imported, pickle names resolved). Raises MissingRuntimeDependency."""
-    from diabetes_risk_model.signing.pickle_policy import ALLOWED_NAMES, GRAPH_CALLABLES, LOADED_TYPES
+    from diabetes_risk_model.unpickling import ALLOWED_NAMES, GRAPH_CALLABLES, LOADED_TYPES
 
     # 1. the service's own code and its server
     modules = service_modules()

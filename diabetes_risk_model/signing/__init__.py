@@ -1,22 +1,29 @@
-"""Signed model packages: build, verify, rotate, and load pickles only after verification.
+"""Signed model packages: bytes and files in, a verdict out. Nothing here unpickles or touches the network.
 
-Public interface: :class:`Keyring`, :class:`Expectation`, :func:`build_package`, :func:`rotate_package`,
-:func:`package_file_name`, :func:`verify_package`, :class:`VerifiedPackage`; the format is described in
-``FORMAT.md`` beside this file. One module per concern: hashing, archive (canonical zip), keys and ec (ECDSA),
-oms_bundle / oms_statement / oms_files / oms_verify (generic OpenSSF Model Signing verification),
-oms_package (our ``model.sig``), manifest and envelope (the deprecated ``v1`` format), package (writing),
-verifier, legacy (the original itsdangerous format), unpickler (exact allow-list, reviewed reconstructors,
-stream limits, object-graph check).
+:mod:`.keys` (ECDSA keys, the keyring), :mod:`.oms` (the generic OpenSSF Model Signing format),
+:mod:`.package` (our package: canonical zip, bindings, build, verify, rotate), :mod:`.legacy` (the original
+itsdangerous format, verify only). A verified package hands back the exact pickle bytes it hashed
+(:attr:`VerifiedPackage.model_bytes`); :mod:`diabetes_risk_model.unpickling` turns them into objects.
+The format is described in ``docs/FORMAT.md``.
 """
 
-from diabetes_risk_model.signing.keyring import Keyring
-from diabetes_risk_model.signing.keys import Key
-from diabetes_risk_model.signing.limits import Limits
-from diabetes_risk_model.signing.manifest import Manifest, MemberEntry
-from diabetes_risk_model.signing.package import build_package, package_file_name, rotate_package
-from diabetes_risk_model.signing.verifier import Expectation, MemberStatus, VerifiedPackage, verify_package
+from diabetes_risk_model.signing.keys import Key, Keyring
+from diabetes_risk_model.signing.package import (
+    DEFAULT_LIMITS,
+    Expectation,
+    Limits,
+    Manifest,
+    MemberEntry,
+    MemberStatus,
+    VerifiedPackage,
+    build_package,
+    package_file_name,
+    rotate_package,
+    verify_package,
+)
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "Expectation",
     "Key",
     "Keyring",

@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 from diabetes_risk_model.errors import DiabetesRiskModelError, MissingEnvironmentVariable
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.signing import Keyring, verify_package
-from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.storage._published import PackagePin, published_line
 from diabetes_risk_model.storage.factory import store_from_env
 

@@ -32,10 +32,10 @@ def parameters_version_for(when: datetime | None = None) -> str:
 def package_file_name(version: str = __version__, parameters_version: str | None = None) -> str:
     """``diabetes_risk_model-<version>-<parameters_version>.zip``; also the object name in the store.
 
-    The name itself is defined once, by :func:`diabetes_risk_model.signing.package.package_file_name`; this
+    The name itself is defined once, by :func:`diabetes_risk_model.signing.package_file_name`; this
     only fills in training's defaults (this package's version, today's UTC date).
     """
-    from diabetes_risk_model.signing.package import package_file_name as signed_package_file_name
+    from diabetes_risk_model.signing import package_file_name as signed_package_file_name
 
     return signed_package_file_name(PACKAGE_NAME, version, parameters_version or parameters_version_for())
 

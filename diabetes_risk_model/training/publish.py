@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 def package_pin(package: Path, keyring: Any) -> PackagePin:
     """The package's sequence (read from its verified manifest; every format has one) and its file digest."""
+    from diabetes_risk_model.files import sha256_file
     from diabetes_risk_model.signing import verify_package
-    from diabetes_risk_model.signing.hashing import sha256_file
     from diabetes_risk_model.storage import PackagePin
 
     sequence = verify_package(Path(package), keyring, capture_model=False).manifest.sequence

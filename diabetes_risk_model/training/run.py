@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from diabetes_risk_model.signing.hashing import sha256_file
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.training import data as data_step
 from diabetes_risk_model.training import pipeline
 from diabetes_risk_model.training.faithful import pickle_model

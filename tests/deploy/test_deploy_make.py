@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from diabetes_risk_model.signing import Keyring, build_package
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring, build_package
 from diabetes_risk_model.storage import open_store
 from tests.support.deploy import REPO, container, make_variable, pod_spec
 

@@ -20,9 +20,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from diabetes_risk_model.signing import Keyring, build_package
-from diabetes_risk_model.signing.hashing import sha256_file
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.files import sha256_file
+from diabetes_risk_model.signing import Key, Keyring, build_package
 from diabetes_risk_model.storage import open_store
 from tests.support.deploy import REPO, container, container_env, deployment, dockerfile
 from tests.support.minio_server import free_port

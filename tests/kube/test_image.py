@@ -27,10 +27,9 @@ from typing import Any
 import pytest
 
 import diabetes_risk_model
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRisk, DiabetesRiskModelInput, GeneralHealth, Income
-from diabetes_risk_model.signing import Keyring, build_package, verify_package
-from diabetes_risk_model.signing.hashing import sha256_file
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
 from tests.kube import kube_support as ks
 from tests.support.inputs import pipeline_frame

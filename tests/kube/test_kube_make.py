@@ -29,9 +29,8 @@ import pytest
 
 import diabetes_risk_model
 from diabetes_risk_model.errors import DiabetesRiskModelError
-from diabetes_risk_model.signing import Keyring, build_package, verify_package
-from diabetes_risk_model.signing.hashing import sha256_file
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.files import sha256_file
+from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
 from tests.kube import kube_support as ks
 from tests.kube.control_plane import ControlPlane

@@ -17,8 +17,7 @@ from diabetes_risk_model.prediction.loading import verification_keyring
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.schemas import DiabetesRiskModelInput
 from diabetes_risk_model.prediction.settings import ModelSettings
-from diabetes_risk_model.signing import Keyring
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring
 from tests.support.packages import Artifacts, local_store
 from tests.support.service import service_configuration
 

@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from rest_model_service.configuration import MetricsConfiguration
 
-from diabetes_risk_model.signing.hashing import sha256_file
+from diabetes_risk_model.files import sha256_file
 from tests.support.packages import PACKAGE_SEQUENCE, PARAMETERS_VERSION, Artifacts, local_store
 from tests.support.service import service_configuration
 

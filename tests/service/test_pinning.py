@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from diabetes_risk_model.errors import BindingMismatch, ConfigurationError, Rollback
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
-from diabetes_risk_model.signing.hashing import sha256_file
 from tests.support.packages import PACKAGE_SEQUENCE, Artifacts, local_store, tampered_copy
 from tests.support.service import assert_refused, docker_configuration, upload
 

@@ -72,8 +72,9 @@ PREDICT = """
 import pandas as pd
 from pathlib import Path
 from diabetes_risk_model.signing import Keyring, verify_package
+from diabetes_risk_model.unpickling import restricted_loads
 verified = verify_package(Path(sys.argv[2]), Keyring.load(Path(sys.argv[3])))
-pipeline = verified.load_model()
+pipeline = restricted_loads(verified.model_bytes)
 frame = pd.read_json(sys.argv[4], orient="split")
 print(json.dumps([int(v) for v in pipeline.predict(frame)]))
 print(sorted(m for m in sys.modules if m.split(".")[0] in {"plotly", "numba", "statsmodels", "sktime", "IPython"}))

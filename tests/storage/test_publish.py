@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from diabetes_risk_model.signing.hashing import sha256_file
+from diabetes_risk_model.files import sha256_file
 from tests.support.packages import OBJECT_NAME, PACKAGE_SEQUENCE, Artifacts, tampered_copy
 
 REPO = Path(__file__).resolve().parents[2]

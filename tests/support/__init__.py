@@ -1,0 +1,1 @@
+"""Shared test helpers and rigs (never imported by the product)."""

@@ -17,8 +17,7 @@ from fastapi.testclient import TestClient
 from rest_model_service.configuration import ServiceConfiguration
 
 from diabetes_risk_model.prediction.schemas import API_FEATURES
-from diabetes_risk_model.signing import Keyring
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring
 from tests.support.packages import (
     PACKAGE_SEQUENCE,
     PARAMETERS_VERSION,

@@ -130,7 +130,7 @@ def local_store(root: Path, package: Path, object_name: str = OBJECT_NAME) -> st
 
 def pin_environment(patch: pytest.MonkeyPatch, package: Path, sequence: int = 10) -> None:
     """The variables every shipped config reads to pin the package: its file digest and minimum sequence."""
-    from diabetes_risk_model.signing.hashing import sha256_file
+    from diabetes_risk_model.files import sha256_file
 
     patch.setenv("MODEL_PACKAGE_SHA256", sha256_file(package))
     patch.setenv("MODEL_MIN_SEQUENCE", str(sequence))

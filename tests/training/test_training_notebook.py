@@ -18,12 +18,13 @@ import papermill
 import pytest
 
 from diabetes_risk_model import __version__
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.signing import Expectation, Keyring, verify_package
-from diabetes_risk_model.signing.hashing import sha256_file
 from diabetes_risk_model.signing.keys import ED25519, Key
 from diabetes_risk_model.storage import open_store
 from diabetes_risk_model.training.data import load_data, rename_columns
 from diabetes_risk_model.training.package import expected_members
+from diabetes_risk_model.unpickling import restricted_loads
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "diabetes_risk_model_training.ipynb"
@@ -120,7 +121,7 @@ def test_fast_notebook_uploads_a_package_the_verifier_accepts(
     assert "signed_model.pkl" not in expected_members()
 
     rows = rename_columns(load_data(diabetes_csv)).sample(1000, random_state=3)
-    labels = verified.load_model().predict(rows.drop(columns=["Diabetes"]))
+    labels = restricted_loads(verified.model_bytes).predict(rows.drop(columns=["Diabetes"]))
     assert set(np.unique(labels)) <= {0, 1}
     assert (labels == rows["Diabetes"].to_numpy()).mean() > 0.6
 

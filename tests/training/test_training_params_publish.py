@@ -69,8 +69,8 @@ def test_publish_uploads_under_the_package_name(tmp_path: Path) -> None:
 
 
 def test_published_line_has_the_sequence_from_the_manifest_and_the_file_digest(tmp_path: Path) -> None:
+    from diabetes_risk_model.files import sha256_file
     from diabetes_risk_model.signing import Keyring, build_package
-    from diabetes_risk_model.signing.hashing import sha256_file
     from diabetes_risk_model.storage import published_line
     from diabetes_risk_model.training.publish import package_pin
 

@@ -37,6 +37,7 @@ from diabetes_risk_model.training.faithful import (
 from diabetes_risk_model.training.metrics import REQUIRED_KEYS
 from diabetes_risk_model.training.package import expected_members, package_file_name, package_model
 from diabetes_risk_model.training.run import TrainingResult, prepare_data, train
+from diabetes_risk_model.unpickling import restricted_loads
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_MEMBERS = [  # written out: the list, plus the signature over it
@@ -195,7 +196,7 @@ def test_packaged_model_predicts_after_verification(
     run: TrainingResult, keyring: Keyring, tmp_path: Path, real_rows: pd.DataFrame
 ) -> None:
     package = package_model(run.artifacts_dir, tmp_path, keyring=keyring, parameters_version="2026_01_02")
-    model = verify_package(package, keyring).load_model()
+    model = restricted_loads(verify_package(package, keyring).model_bytes)
     features = real_rows.drop(columns=["Diabetes"])
     labels = model.predict(features)
     assert set(np.unique(labels)) <= {0, 1}

@@ -1,0 +1,1 @@
+"""Tests of diabetes_risk_model.signing.keys."""

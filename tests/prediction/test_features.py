@@ -12,18 +12,8 @@ import pytest
 from diabetes_risk_model.errors import ConfigurationError, FeatureMismatch
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRiskModelInput, GeneralHealth, Income
-from tests.support.packages import PARAMETERS_VERSION, Artifacts, local_store
+from tests.support.packages import Artifacts, local_store
 from tests.support.service import service_configuration
-
-
-@pytest.fixture
-def settings(artifacts: Artifacts, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "model_parameters_version": PARAMETERS_VERSION,
-        "minio_url": local_store(tmp_path / "store", artifacts.package),
-        "keyring_path": str(artifacts.keyring_file),
-        "storage_attempts": 1,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +41,24 @@ def test_a_pipeline_that_ignores_an_api_field_is_refused_naming_missing_and_extr
 
 
 def test_feature_check_warn_serves_the_pipeline_and_logs_the_mismatch(
-    ignoring_package: Path, settings: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ignoring_package: Path, model_settings: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = local_store(tmp_path / "ignoring-store", ignoring_package)
     with pytest.raises(FeatureMismatch) as info:
-        DiabetesRiskModel(**dict(settings, minio_url=store))
+        DiabetesRiskModel(**dict(model_settings, minio_url=store))
     assert info.value.context == {"missing": ["GeneralHealth"], "extra": ["PhysicalHealth"]}
     with caplog.at_level(logging.WARNING):
-        model = DiabetesRiskModel(**dict(settings, minio_url=store, feature_check="warn"))
+        model = DiabetesRiskModel(**dict(model_settings, minio_url=store, feature_check="warn"))
     assert "missing GeneralHealth; extra PhysicalHealth" in caplog.text
     assert "feature_check: warn" in caplog.text
     assert model.predict(DiabetesRiskModelInput(body_mass_index=31)) is not None
     with pytest.raises(ConfigurationError, match="feature_check"):
-        DiabetesRiskModel(**dict(settings, feature_check="ignore"))
+        DiabetesRiskModel(**dict(model_settings, feature_check="ignore"))
 
 
-def test_the_served_pipeline_uses_every_api_input(settings: dict[str, Any]) -> None:
+def test_the_served_pipeline_uses_every_api_input(model_settings: dict[str, Any]) -> None:
     """With the API's own features selected, changing general_health alone changes at least one answer."""
-    model = DiabetesRiskModel(**settings)
+    model = DiabetesRiskModel(**model_settings)
 
     changed = False
     for bmi in range(15, 61, 5):

@@ -29,8 +29,7 @@ from diabetes_risk_model.prediction.schemas import (
     DiabetesRiskModelOutput,
 )
 from diabetes_risk_model.prediction.table import all_keys
-from diabetes_risk_model.signing import Keyring
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring
 from tests.support.inputs import pipeline_frame, sample_inputs
 from tests.support.packages import (
     OBJECT_NAME,

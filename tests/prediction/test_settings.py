@@ -19,25 +19,15 @@ from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.schemas import DiabetesRiskModelInput
 from diabetes_risk_model.prediction.settings import ModelSettings
 from diabetes_risk_model.signing import Keyring
-from tests.support.packages import PARAMETERS_VERSION, Artifacts, local_store
+from tests.support.packages import Artifacts, local_store
 from tests.support.service import service_configuration
 
 
-@pytest.fixture
-def settings(artifacts: Artifacts, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "model_parameters_version": PARAMETERS_VERSION,
-        "minio_url": local_store(tmp_path / "store", artifacts.package),
-        "keyring_path": str(artifacts.keyring_file),
-        "storage_attempts": 1,
-    }
-
-
 def test_parsing_opens_no_file_and_the_keyring_is_read_once(
-    settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    model_settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     absent = tmp_path / "no-such-keyring.json"
-    parsed = ModelSettings.parse(**dict(settings, keyring_path=str(absent)))  # parses: the file is not read
+    parsed = ModelSettings.parse(**dict(model_settings, keyring_path=str(absent)))  # parses: the file is not read
     assert parsed.keyring_path == str(absent)
     with pytest.raises(ConfigurationError):
         verification_keyring(parsed)
@@ -50,30 +40,30 @@ def test_parsing_opens_no_file_and_the_keyring_is_read_once(
         return load(path)
 
     monkeypatch.setattr(Keyring, "load", counted)  # every reader of a keyring file goes through Keyring.load
-    DiabetesRiskModel(**settings)
-    assert loads == [Path(settings["keyring_path"])]
+    DiabetesRiskModel(**model_settings)
+    assert loads == [Path(model_settings["keyring_path"])]
 
 
 def test_a_keyring_file_with_private_keys_is_refused_unless_allowed(
-    artifacts: Artifacts, settings: dict[str, Any], tmp_path: Path
+    artifacts: Artifacts, model_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     private_file = artifacts.signing.save(tmp_path / "private-keyring.json")
     assert Keyring.load(private_file).has_secrets
     with pytest.raises(ConfigurationError, match="allow_private_keys") as info:
-        DiabetesRiskModel(**dict(settings, keyring_path=str(private_file)))
+        DiabetesRiskModel(**dict(model_settings, keyring_path=str(private_file)))
     assert info.value.context["setting"] == "allow_private_keys"
-    allowed = ModelSettings.parse(**dict(settings, keyring_path=str(private_file), allow_private_keys=True))
+    allowed = ModelSettings.parse(**dict(model_settings, keyring_path=str(private_file), allow_private_keys=True))
     assert not verification_keyring(allowed).has_secrets, "only the public view is kept"
-    model = DiabetesRiskModel(**dict(settings, keyring_path=str(private_file), allow_private_keys=True))
+    model = DiabetesRiskModel(**dict(model_settings, keyring_path=str(private_file), allow_private_keys=True))
     assert model.predict(DiabetesRiskModelInput(body_mass_index=31)) is not None
 
 
 def test_an_hmac_secret_is_refused_even_when_private_keys_are_allowed(
-    settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    model_settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = "s" * 43
     monkeypatch.setenv("SVC_TEST_HMAC", secret)
-    hmac = dict(settings, keyring_path=None, parameters_signing_key="${SVC_TEST_HMAC}", allow_private_keys=True)
+    hmac = dict(model_settings, keyring_path=None, parameters_signing_key="${SVC_TEST_HMAC}", allow_private_keys=True)
     with pytest.raises(ConfigurationError, match="parameters_signing_key") as info:
         ModelSettings.parse(**hmac)
     assert info.value.context["setting"] == "parameters_signing_key" and secret not in str(info.value)
@@ -82,7 +72,7 @@ def test_an_hmac_secret_is_refused_even_when_private_keys_are_allowed(
     hmac_file = tmp_path / "hmac-keyring.json"
     hmac_file.write_text(json.dumps({"format": "diabetes-risk-model/keyring/v1", "keys": [entry]}))
     with pytest.raises(ConfigurationError, match="HMAC key"):
-        DiabetesRiskModel(**dict(settings, keyring_path=str(hmac_file), allow_private_keys=True))
+        DiabetesRiskModel(**dict(model_settings, keyring_path=str(hmac_file), allow_private_keys=True))
 
 
 def test_a_service_given_a_signing_keyring_is_not_ready(

@@ -16,7 +16,7 @@ import pytest
 from diabetes_risk_model.errors import BindingMismatch, ConfigurationError, Rollback
 from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
-from tests.support.packages import PACKAGE_SEQUENCE, PARAMETERS_VERSION, Artifacts, local_store, tampered_copy
+from tests.support.packages import PACKAGE_SEQUENCE, Artifacts, local_store, tampered_copy
 from tests.support.service import assert_refused, docker_configuration, upload
 
 
@@ -96,26 +96,16 @@ def test_min_sequence_alone_refuses_the_older_package_in_minio(
 # -- the same rules without a server ---------------------------------------------------------------
 
 
-@pytest.fixture
-def settings(artifacts: Artifacts, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "model_parameters_version": PARAMETERS_VERSION,
-        "minio_url": local_store(tmp_path / "store", artifacts.package),
-        "keyring_path": str(artifacts.keyring_file),
-        "storage_attempts": 1,
-    }
-
-
 def test_the_pin_is_checked_before_verification(
-    settings: dict[str, Any], artifacts: Artifacts, older_package: Path, tmp_path: Path
+    model_settings: dict[str, Any], artifacts: Artifacts, older_package: Path, tmp_path: Path
 ) -> None:
     pinned = sha256_file(older_package)
     model = DiabetesRiskModel(
-        **dict(settings, minio_url=local_store(tmp_path / "old", older_package), package_sha256=pinned.upper())
+        **dict(model_settings, minio_url=local_store(tmp_path / "old", older_package), package_sha256=pinned.upper())
     )
     assert model.package.sha256 == pinned  # any case is accepted
     with pytest.raises(BindingMismatch) as info:
-        DiabetesRiskModel(**dict(settings, package_sha256=pinned))
+        DiabetesRiskModel(**dict(model_settings, package_sha256=pinned))
     assert (info.value.field, info.value.expected, info.value.found) == (
         "package_sha256",
         pinned,
@@ -126,37 +116,38 @@ def test_the_pin_is_checked_before_verification(
     with pytest.raises(BindingMismatch, match="package_sha256"):
         DiabetesRiskModel(
             **dict(
-                settings,
+                model_settings,
                 minio_url=local_store(tmp_path / "bad", tampered),
                 package_sha256=sha256_file(artifacts.package),
             )
         )
 
 
-def test_rollback_below_min_sequence(settings: dict[str, Any], artifacts: Artifacts) -> None:
+def test_rollback_below_min_sequence(model_settings: dict[str, Any], artifacts: Artifacts) -> None:
     assert (
-        DiabetesRiskModel(**dict(settings, min_sequence=PACKAGE_SEQUENCE)).package.manifest.sequence == PACKAGE_SEQUENCE
+        DiabetesRiskModel(**dict(model_settings, min_sequence=PACKAGE_SEQUENCE)).package.manifest.sequence
+        == PACKAGE_SEQUENCE
     )
     with pytest.raises(Rollback):
-        DiabetesRiskModel(**dict(settings, min_sequence=PACKAGE_SEQUENCE + 1))
+        DiabetesRiskModel(**dict(model_settings, min_sequence=PACKAGE_SEQUENCE + 1))
 
 
 @pytest.mark.parametrize("value", ["abc", "g" * 64, "0" * 63, 12])
-def test_a_malformed_pin_is_a_configuration_error(settings: dict[str, Any], value: object) -> None:
+def test_a_malformed_pin_is_a_configuration_error(model_settings: dict[str, Any], value: object) -> None:
     with pytest.raises(ConfigurationError, match="package_sha256"):
-        DiabetesRiskModel(**dict(settings, package_sha256=value))
+        DiabetesRiskModel(**dict(model_settings, package_sha256=value))
 
 
 def test_pins_are_read_from_the_environment(
-    settings: dict[str, Any], artifacts: Artifacts, monkeypatch: pytest.MonkeyPatch
+    model_settings: dict[str, Any], artifacts: Artifacts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODEL_PACKAGE_SHA256", sha256_file(artifacts.package))
     monkeypatch.setenv("MODEL_MIN_SEQUENCE", str(PACKAGE_SEQUENCE))
     model = DiabetesRiskModel(
-        **dict(settings, package_sha256="${MODEL_PACKAGE_SHA256}", min_sequence="${MODEL_MIN_SEQUENCE}")
+        **dict(model_settings, package_sha256="${MODEL_PACKAGE_SHA256}", min_sequence="${MODEL_MIN_SEQUENCE}")
     )
     assert model.settings.package_sha256 == sha256_file(artifacts.package)
     assert model.settings.min_sequence == PACKAGE_SEQUENCE
     monkeypatch.setenv("MODEL_MIN_SEQUENCE", "-1")
     with pytest.raises(ConfigurationError, match="min_sequence"):
-        DiabetesRiskModel(**dict(settings, min_sequence="${MODEL_MIN_SEQUENCE}"))
+        DiabetesRiskModel(**dict(model_settings, min_sequence="${MODEL_MIN_SEQUENCE}"))

@@ -15,16 +15,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from rest_model_service.configuration import ServiceConfiguration
 
-import diabetes_risk_model
 from diabetes_risk_model.prediction.schemas import API_FEATURES
-from diabetes_risk_model.signing import Keyring, build_package
-from diabetes_risk_model.signing.keys import Key
+from diabetes_risk_model.signing import Key, Keyring
 from tests.support.packages import (
-    MODEL_NAME,
     PACKAGE_SEQUENCE,
     PARAMETERS_VERSION,
     Artifacts,
+    local_store,
     selected_features,
+    signed_package,
     train_pipeline_on,
 )
 from tests.support.service import wait_for_startup
@@ -55,17 +54,19 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, api_pipeline: Any) -> Ar
 
     signing = Keyring([Key.generate("service-tests", "ecdsa-p256")])
     keyring_file = signing.public().save(root / "keys" / "public-keyring.json")
-    package = build_package(
-        root / "signed",
-        name=MODEL_NAME,
-        version=diabetes_risk_model.__version__,
-        parameters_version=PARAMETERS_VERSION,
-        model_pickle=model_pickle,
-        extra_members={},
-        keyring=signing,
-        sequence=PACKAGE_SEQUENCE,
-    )
+    package = signed_package(root / "signed", model_pickle, signing, sequence=PACKAGE_SEQUENCE)
     return Artifacts(pipeline, model_pickle, package, keyring_file, root, signing)
+
+
+@pytest.fixture
+def model_settings(artifacts: Artifacts, tmp_path: Path) -> dict[str, Any]:
+    """A model configuration serving the session's signed package from a fresh ``file://`` store, one attempt."""
+    return {
+        "model_parameters_version": PARAMETERS_VERSION,
+        "minio_url": local_store(tmp_path / "store", artifacts.package),
+        "keyring_path": str(artifacts.keyring_file),
+        "storage_attempts": 1,
+    }
 
 
 @pytest.fixture

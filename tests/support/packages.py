@@ -61,16 +61,21 @@ class Artifacts:
 
     def package_with(self, directory: Path, *, sequence: int, model_pickle: Path | None = None) -> Path:
         """Another validly signed package for the same name and versions, with this *sequence*."""
-        return build_package(
-            directory,
-            name=MODEL_NAME,
-            version=diabetes_risk_model.__version__,
-            parameters_version=PARAMETERS_VERSION,
-            model_pickle=model_pickle or self.model_pickle,
-            extra_members={},
-            keyring=self.signing,
-            sequence=sequence,
-        )
+        return signed_package(directory, model_pickle or self.model_pickle, self.signing, sequence=sequence)
+
+
+def signed_package(directory: Path, model_pickle: Path, keyring: Keyring, *, sequence: int | None = None) -> Path:
+    """The package of *model_pickle* alone, for this model's name and versions, signed with *keyring*."""
+    return build_package(
+        directory,
+        name=MODEL_NAME,
+        version=diabetes_risk_model.__version__,
+        parameters_version=PARAMETERS_VERSION,
+        model_pickle=model_pickle,
+        extra_members={},
+        keyring=keyring,
+        sequence=sequence,
+    )
 
 
 class MarkerPayload:
@@ -110,15 +115,7 @@ def malicious_signed_package(directory: Path, marker: Path, keyring: Keyring) ->
     pickle_path = directory / "evil.pkl"
     directory.mkdir(parents=True, exist_ok=True)
     pickle_path.write_bytes(pickle.dumps(MarkerPayload(marker)))
-    return build_package(
-        directory / "out",
-        name=MODEL_NAME,
-        version=diabetes_risk_model.__version__,
-        parameters_version=PARAMETERS_VERSION,
-        model_pickle=pickle_path,
-        extra_members={},
-        keyring=keyring,
-    )
+    return signed_package(directory / "out", pickle_path, keyring)
 
 
 def local_store(root: Path, package: Path, object_name: str = OBJECT_NAME) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from diabetes_risk_model.prediction.schemas import Age, GeneralHealth, Income
 from diabetes_risk_model.service._inference_protocol import MAX_BODY_BYTES, MAX_ROWS
 from diabetes_risk_model.service.app import create_service
 from diabetes_risk_model.signing.hashing import sha256_file
@@ -21,12 +19,11 @@ from tests.service.conftest import (
     service_configuration,
     wait_for_startup,
 )
+from tests.service.v2_helpers import DATATYPES, FIELDS, infer_body, random_rows
 from tests.service.v2_spec import check
 
 V2 = "/v2/models/diabetes_risk_model"
 PREDICT = "/api/models/diabetes_risk_model/prediction"
-FIELDS = ("body_mass_index", "general_health", "age", "income")
-DATATYPES = {"body_mass_index": "INT64", "general_health": "BYTES", "age": "BYTES", "income": "BYTES"}
 
 
 @pytest.fixture(scope="module")
@@ -37,25 +34,6 @@ def client(artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory) -> It
         wait_for_startup(test_client)
         assert test_client.get("/api/health/ready").status_code == 200
         yield test_client
-
-
-def random_rows(count: int, seed: int, missing: float = 0.2) -> list[dict[str, Any]]:
-    """Rows as the existing API takes them; each field is None (not given) with probability *missing*."""
-    rng = random.Random(seed)
-    choices = {
-        "body_mass_index": list(range(15, 61)),
-        "general_health": [m.value for m in GeneralHealth],
-        "age": [m.value for m in Age],
-        "income": [m.value for m in Income],
-    }
-    return [{f: None if rng.random() < missing else rng.choice(choices[f]) for f in FIELDS} for _ in range(count)]
-
-
-def infer_body(rows: list[dict[str, Any]], fields: tuple[str, ...] = FIELDS, **extra: Any) -> dict[str, Any]:
-    inputs = [
-        {"name": f, "shape": [len(rows)], "datatype": DATATYPES[f], "data": [row[f] for row in rows]} for f in fields
-    ]
-    return {"inputs": inputs, **extra}
 
 
 def existing_answers(client: TestClient, rows: list[dict[str, Any]]) -> list[str]:

@@ -153,9 +153,10 @@ class AnswerTable:
         if keys.ndim != 2 or keys.shape[1] != len(API_FEATURES):
             raise PredictionError(f"a batch of keys must have shape (n, {len(API_FEATURES)}), not {keys.shape}")
         if self._dense is not None:
-            indexes = np.where(np.isnan(keys), 0.0, keys - _KEY_OFFSETS)
-            if not np.array_equal(indexes, np.round(indexes)):
-                raise PredictionError("a batch key is not a whole number")
+            given = ~np.isnan(keys)
+            indexes = np.where(given, keys - _KEY_OFFSETS, 0.0)
+            if not np.array_equal(indexes, np.round(indexes)) or (indexes[given] < 1).any():
+                raise PredictionError("a batch key is outside the input space")
             try:
                 flat = np.ravel_multi_index(tuple(indexes.astype(np.intp).T), _KEY_SIZES)
             except ValueError:

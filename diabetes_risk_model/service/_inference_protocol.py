@@ -160,13 +160,16 @@ def _rows(tensor: dict[str, Any], spec: InputSpec) -> list[Any]:
         accepted = " or ".join(spec.datatypes)
         raise _refuse(f"Input '{name}' has datatype {_show(tensor['datatype'])}; it must be {accepted}.", input=name)
     shape, data = tensor["shape"], tensor["data"]
-    if not (isinstance(shape, list) and len(shape) == 1 and type(shape[0]) is int):
+    size = shape[0] if isinstance(shape, list) and len(shape) == 1 else None
+    if isinstance(size, float) and size.is_integer():  # JSON Schema's integer: 3.0 is one
+        size = int(size)
+    if type(size) is not int:
         raise _refuse(f"Input '{name}' must have shape [N] (one whole number), not {_show(shape)}.", input=name)
-    if not 1 <= shape[0] <= MAX_ROWS:
-        raise _refuse(f"Input '{name}' has shape [{shape[0]}]; N must be from 1 to {MAX_ROWS}.", input=name)
-    if not isinstance(data, list) or len(data) != shape[0]:
+    if not 1 <= size <= MAX_ROWS:
+        raise _refuse(f"Input '{name}' has shape [{size}]; N must be from 1 to {MAX_ROWS}.", input=name)
+    if not isinstance(data, list) or len(data) != size:
         found = f"{len(data)} elements" if isinstance(data, list) else "no array"
-        raise _refuse(f"Input '{name}' has shape [{shape[0]}] but its data has {found}.", input=name)
+        raise _refuse(f"Input '{name}' has shape [{size}] but its data has {found}.", input=name)
     return data
 
 

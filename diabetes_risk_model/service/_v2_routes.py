@@ -113,11 +113,10 @@ def inference_protocol_router(
     """The V2 routes for one model; *model* is only called when *readiness* says ``"ready"``."""
     router = APIRouter(tags=["Open Inference Protocol (V2)"])
     model_path = f"/v2/models/{model_name}"
-    errors: dict[int | str, dict[str, Any]] = {404: {"model": V2Error}, 503: {"model": V2Error}}
     request_schema = inline_schema(V2InferenceRequest)
 
     async def server_metadata() -> JSONResponse:
-        """Server metadata (``$metadata_server_response``)."""
+        """Server metadata: the service's name and version; no protocol extensions."""
         return JSONResponse({"name": server_name, "version": server_version, "extensions": []})
 
     async def server_live() -> JSONResponse:
@@ -132,21 +131,26 @@ def inference_protocol_router(
         return JSONResponse({"ready": False}, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
     async def model_ready() -> JSONResponse:
-        """Model readiness (``$ready_model_response``): 200 when loaded, else 503 with Retry-After."""
+        """Model readiness: 200 when the model is loaded, else 503 with Retry-After."""
         if readiness() == "ready":
             return JSONResponse({"name": model_name, "ready": True})
         headers = {"Retry-After": RETRY_AFTER_SECONDS}
         return JSONResponse({"name": model_name, "ready": False}, status_code=503, headers=headers)
 
     async def model_metadata() -> JSONResponse:
-        """Model metadata (``$metadata_model_response``): one BYTES or INT64 input per API field, shape [-1]."""
+        """Model metadata: one input per field of the existing API (INT64 or BYTES, shape [-1]) and the output."""
         state = readiness()
         if state != "ready":
             return _not_ready(state)
         return JSONResponse({"name": model_name, "platform": PLATFORM, **tensor_metadata()})
 
     async def infer(request: Request) -> JSONResponse:
-        """Answer a batch: one tensor per API field, shape [N]; the output ``diabetes_risk`` is BYTES [N]."""
+        """Answer a batch: one input per field of the existing API, shape [N]; the output diabetes_risk, BYTES [N].
+
+        A left-out input, or a null element, is not given (imputed). Any invalid element refuses the whole
+        request with 400, naming the input and the row (from 0). The answer's parameters name the served
+        package (package_sequence, package_sha256).
+        """
         state = readiness()
         if state != "ready":
             return _not_ready(state)
@@ -177,21 +181,24 @@ def inference_protocol_router(
             return _error(404, f"Model '{parts[1][:100]}' is not served here; this service serves '{model_name}'.")
         return _error(404, f"No endpoint at {route[:200]}.")
 
-    def add(path: str, endpoint: Callable[..., Any], method: str, response: type[BaseModel], **extra: Any) -> None:
-        responses = {**errors, **extra.pop("responses", {})}
-        router.add_api_route(path, endpoint, methods=[method], response_model=response, responses=responses, **extra)
+    def add(path: str, endpoint: Callable[..., Any], method: str, answer: type[BaseModel], **extra: Any) -> None:
+        router.add_api_route(path, endpoint, methods=[method], response_model=answer, **extra)
 
-    add("/v2", server_metadata, "GET", V2ServerMetadata, responses={})
-    add("/v2/health/live", server_live, "GET", V2Live)
-    add("/v2/health/ready", server_ready, "GET", V2Ready)
-    add(model_path, model_metadata, "GET", V2ModelMetadata)
-    add(f"{model_path}/ready", model_ready, "GET", V2ModelReady)
+    def unavailable(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+        return {503: {"model": model, "description": "The model is loading or failed to load (Retry-After)."}}
+
+    refused = {"model": V2Error, "description": "The request is refused; nothing of it is answered."}
+    add("/v2", server_metadata, "GET", V2ServerMetadata)
+    add("/v2/health/live", server_live, "GET", V2Live, responses=unavailable(V2Live))
+    add("/v2/health/ready", server_ready, "GET", V2Ready, responses=unavailable(V2Ready))
+    add(model_path, model_metadata, "GET", V2ModelMetadata, responses=unavailable(V2Error))
+    add(f"{model_path}/ready", model_ready, "GET", V2ModelReady, responses=unavailable(V2ModelReady))
     add(
         f"{model_path}/infer",
         infer,
         "POST",
         V2InferenceResponse,
-        responses={400: {"model": V2Error}, 413: {"model": V2Error}},
+        responses={400: refused, 413: refused, **unavailable(V2Error)},
         # The body is decoded by hand (for speed), so its schema is published here rather than by FastAPI.
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}},
     )

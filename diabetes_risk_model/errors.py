@@ -235,6 +235,20 @@ class PredictionError(DiabetesRiskModelError):
     """A prediction request could not be served."""
 
 
+class InvalidInferenceRequest(PredictionError):
+    """A client's inference request is refused as a whole (a 4xx): nothing of it is answered.
+
+    ``input`` names the tensor at fault and ``row`` (counting from 0) the element, when one is; ``status`` is
+    the HTTP status to answer (400, or 413 for a body over the size limit).
+    """
+
+    def __init__(self, message: str, *, input: str | None = None, row: int | None = None, status: int = 400) -> None:
+        super().__init__(message, input=input, row=row, status=status)
+        self.input = input
+        self.row = row
+        self.status = status
+
+
 # -- OpenSSF Model Signing (OMS) signatures -----------------------------------
 
 

@@ -135,6 +135,10 @@ class DiabetesRiskModel(MLModel):
             )
         return self._answers.answer(key_for(data))
 
+    def predict_batch(self, keys: Any) -> list[str]:
+        """The :class:`DiabetesRisk` values for an ``(n, 4)`` array of table keys (NaN = missing), row for row."""
+        return self._answers.answer_batch(keys)
+
     @property
     def pipeline(self) -> Any:
         """The verified, unpickled pipeline."""

@@ -58,6 +58,13 @@ def all_keys() -> itertools.product[Key]:
     )
 
 
+#: The answer table's dimensions, in key order: BMI 15-60 or missing, then each enum's codes or missing.
+_KEY_SIZES = (BMI_MAX - BMI_MIN + 2, len(GeneralHealth) + 1, len(Age) + 1, len(Income) + 1)
+#: Subtracted from a key component to get its index along its dimension (index 0 is "missing").
+_KEY_OFFSETS = np.array([BMI_MIN - 1, 0, 0, 0], dtype=np.float64)
+_RISK_VALUES = np.array([risk.value for risk in (DiabetesRisk.NO_DIABETES, DiabetesRisk.DIABETES)], dtype=object)
+
+
 def frame_for(keys: list[Key], columns: pd.Index | None = None) -> pd.DataFrame:
     """A float64 feature frame (NaN = missing) with one row per key, in training column order."""
     columns = pd.Index(FEATURE_COLUMNS) if columns is None else columns
@@ -77,10 +84,12 @@ class AnswerTable:
         self._template = np.full((1, len(FEATURE_COLUMNS)), np.nan, dtype=np.float64)
         self._outputs = {risk: DiabetesRiskModelOutput(diabetes_risk=risk) for risk in DiabetesRisk}
         self._table: dict[Key, DiabetesRiskModelOutput] = {}
+        self._dense: np.ndarray | None = None  # label codes (0/1) in all_keys() order, for batches
         if precompute:
             keys = list(all_keys())
             labels = pipeline.predict(frame_for(keys, self._columns))
             self._table = {key: self._output(label) for key, label in zip(keys, labels, strict=True)}
+            self._dense = self._label_codes(labels)
 
     @property
     def precomputed(self) -> bool:
@@ -103,6 +112,39 @@ class AnswerTable:
                 row[0, index] = value
         labels = self._pipeline.predict(pd.DataFrame(row, columns=self._columns, copy=False))
         return self._output(labels[0])
+
+    def answer_batch(self, keys: np.ndarray) -> list[str]:
+        """The answers (:class:`DiabetesRisk` values) for an ``(n, 4)`` float64 array of keys, NaN = missing.
+
+        Row ``i`` is answered exactly as :meth:`answer` answers the same key: one vectorised lookup when
+        precomputed, else one pipeline call for the whole batch. Every key must be one the API accepts.
+        """
+        keys = np.asarray(keys, dtype=np.float64)
+        if keys.ndim != 2 or keys.shape[1] != len(API_FEATURES):
+            raise PredictionError(f"a batch of keys must have shape (n, {len(API_FEATURES)}), not {keys.shape}")
+        if self._dense is not None:
+            given = ~np.isnan(keys)
+            indexes = np.where(given, keys - _KEY_OFFSETS, 0.0)
+            if not np.array_equal(indexes, np.round(indexes)) or (indexes[given] < 1).any():
+                raise PredictionError("a batch key is outside the input space")
+            try:
+                flat = np.ravel_multi_index(tuple(indexes.astype(np.intp).T), _KEY_SIZES)
+            except ValueError:
+                raise PredictionError("a batch key is outside the input space") from None
+            codes = self._dense[flat]
+        else:
+            values = np.full((len(keys), len(FEATURE_COLUMNS)), np.nan, dtype=np.float64)
+            values[:, _API_INDEXES] = keys
+            codes = self._label_codes(self._pipeline.predict(pd.DataFrame(values, columns=self._columns, copy=False)))
+        return list(_RISK_VALUES[codes].tolist())
+
+    def _label_codes(self, labels: Any) -> np.ndarray:
+        """The pipeline's labels as 0/1 codes; any other label is a :class:`PredictionError`."""
+        codes = np.asarray(labels, dtype=np.float64)
+        bad = codes[(codes != 0) & (codes != 1)]
+        if bad.size:
+            self._output(bad[0])  # raises, naming the label
+        return codes.astype(np.intp)
 
 
 __all__ = [

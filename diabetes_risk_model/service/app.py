@@ -59,7 +59,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from fastapi import FastAPI, Request
@@ -78,6 +78,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diabetes_risk_model.errors import ConfigurationError
+from diabetes_risk_model.service._v2_routes import BatchModel, Readiness, inference_protocol_router
 from diabetes_risk_model.service.metrics import METRICS_PATH, ServiceMetrics
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ ROOT_PATH = "/"
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 MODELS_PREFIX = "/api/models/"
 RETRY_AFTER_SECONDS = "5"
+V2_MODEL_NAME = "diabetes_risk_model"
 
 
 # -- configuration --------------------------------------------------------------
@@ -356,6 +358,25 @@ def openapi_uncached_until_started(app: FastAPI) -> None:
 # -- assembly -----------------------------------------------------------------------
 
 
+def engine_readiness() -> Readiness:
+    """The engine's status as the Open Inference Protocol routes read it."""
+    status = StatusManager()
+    if status.get_readiness_status() == ReadinessStatus.ACCEPTING_TRAFFIC:
+        return "ready"
+    return "failed" if status.get_startup_status() == StartupStatus.STARTED else "loading"
+
+
+def inference_protocol_routes(configuration: ServiceConfiguration) -> APIRouter:
+    """``/v2``: the Open Inference Protocol for the diabetes risk model, over the engine's status and registry."""
+    return inference_protocol_router(
+        server_name=configuration.service_title,
+        server_version=configuration.version,
+        model_name=V2_MODEL_NAME,
+        readiness=engine_readiness,
+        model=lambda: cast(BatchModel, ModelManager().get_model(V2_MODEL_NAME)),
+    )
+
+
 def hand_metrics_to_models(configuration: ServiceConfiguration, metrics: ServiceMetrics) -> ServiceConfiguration:
     """A copy of *configuration* whose :class:`DiabetesRiskModel` entries report into *metrics*' registry.
 
@@ -408,6 +429,7 @@ def create_service(
     replace_engine_routes(app, {METADATA_PATH: metadata_route(), ROOT_PATH: root_route(index)})
     if not docs:
         remove_docs(app)
+    app.include_router(inference_protocol_routes(configuration))
     app.add_middleware(NotReadyGate)
     if metrics is not None:
         metrics.install(app)  # outermost: requests the gate answers (503) are counted too

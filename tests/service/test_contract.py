@@ -164,6 +164,8 @@ def test_schemathesis_every_check_and_phase_finds_nothing(live_service: str, tmp
     """`schemathesis run --checks all` with every phase against the live service: zero failures."""
     argv = [
         str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         str(CONTRACT),
         "--url",

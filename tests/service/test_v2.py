@@ -9,18 +9,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.service._inference_protocol import MAX_BODY_BYTES, MAX_ROWS
 from diabetes_risk_model.service.app import create_service
-from diabetes_risk_model.signing.hashing import sha256_file
-from tests.service.conftest import (
-    PACKAGE_SEQUENCE,
-    Artifacts,
-    local_store,
-    service_configuration,
-    wait_for_startup,
-)
-from tests.service.v2_helpers import DATATYPES, FIELDS, infer_body, random_rows
-from tests.service.v2_spec import check
+from tests.support.inference_protocol import DATATYPES, FIELDS, infer_body, random_rows
+from tests.support.packages import PACKAGE_SEQUENCE, Artifacts, local_store
+from tests.support.service import service_configuration, wait_for_startup
+from tests.support.v2_spec import check
 
 V2 = "/v2/models/diabetes_risk_model"
 PREDICT = "/api/models/diabetes_risk_model/prediction"

@@ -16,7 +16,7 @@ from diabetes_risk_model.errors import InvalidInferenceRequest, PredictionError
 from diabetes_risk_model.prediction.schemas import Age, DiabetesRiskModelInput, GeneralHealth, Income
 from diabetes_risk_model.prediction.table import AnswerTable, all_keys, key_for
 from diabetes_risk_model.service._inference_protocol import INPUTS, decode_request
-from tests.service.v2_helpers import DATATYPES
+from tests.support.inference_protocol import DATATYPES
 
 NAMES = [m.value for enum in (GeneralHealth, Age, Income) for m in enum]
 # What JSON can carry for one element: near-miss numbers, every enum name and near misses, and containers.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diabetes_risk_model.signing.hashing import sha256_file
-from tests.service.conftest import Artifacts, local_store, service_configuration, wait_for_startup
-from tests.service.v2_helpers import infer_body, random_rows
-from tests.service.v2_spec import check
+from diabetes_risk_model.files import sha256_file
+from tests.support.inference_protocol import infer_body, random_rows
+from tests.support.packages import Artifacts, local_store
+from tests.support.service import service_configuration, wait_for_startup
+from tests.support.v2_spec import check
 
 V2 = "/v2/models/diabetes_risk_model"
 PREDICT = "/api/models/diabetes_risk_model/prediction"

@@ -18,10 +18,10 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from diabetes_risk_model.signing.hashing import sha256_file
-from tests.service.conftest import PACKAGE_SEQUENCE, PARAMETERS_VERSION, Artifacts, local_store
-from tests.service.v2_helpers import DATATYPES, FIELDS, random_rows
-from tests.service.v2_spec import check
+from diabetes_risk_model.files import sha256_file
+from tests.support.inference_protocol import DATATYPES, FIELDS, random_rows
+from tests.support.packages import PACKAGE_SEQUENCE, PARAMETERS_VERSION, Artifacts, local_store
+from tests.support.v2_spec import check
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "diabetes_risk_model"

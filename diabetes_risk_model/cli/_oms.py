@@ -36,7 +36,14 @@ def cmd_sign_oms(args: argparse.Namespace) -> int:
         certificate.read_bytes() if certificate else None,
         [p.read_bytes() for p in chain or ()],
     )
-    data = sign_model(model, signature, signer, args.ignore_paths, ignore_git_paths=args.ignore_git_paths)
+    data = sign_model(
+        model,
+        signature,
+        signer,
+        args.ignore_paths,
+        ignore_git_paths=args.ignore_git_paths,
+        dot_single_file=args.single_file_name == ".",
+    )
     print(f"signed: {safe(str(signature))} ({len(data)} bytes, OMS v1.0, method {args.method})")
     return 0
 
@@ -104,6 +111,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         parser = methods.add_parser(method, help=text)
         _common(parser, "the bundle to write (e.g. model.sig; excluded from the model if inside it)")
         parser.add_argument("--private-key", "--private_key", dest="private_key", required=True, metavar="PEM")
+        parser.add_argument(
+            "--single-file-name",
+            choices=("basename", "."),
+            default="basename",
+            help="a single file's resource name: its file name (spec, the default) or '.' (what model_signing "
+            "1.1.1 writes and requires to verify a single file; not spec-conformant)",
+        )
         if method == "certificate":
             parser.add_argument(
                 "--signing-certificate", "--signing_certificate", dest="signing_certificate", required=True

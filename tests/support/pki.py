@@ -133,10 +133,18 @@ class Pki:
 IDENTITY = "ml-signer@example.org"
 
 
-def make_pki(curve: ec.EllipticCurve | None = None) -> Pki:
-    root = issue("Test Root CA", None, ca=True, start=START - timedelta(days=365), end=END + timedelta(days=365))
+WIDE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 12, 31, tzinfo=UTC))
+"""A validity window for tests that go through the CLI or the reference tool (they validate at the current time)."""
+
+
+def make_pki(curve: ec.EllipticCurve | None = None, window: tuple[datetime, datetime] | None = None) -> Pki:
+    """root → intermediate → leaf, valid around :data:`NOW` (or over *window*, e.g. :data:`WIDE`)."""
+    start, end = window or (START, END)
+    root = issue("Test Root CA", None, ca=True, start=start - timedelta(days=365), end=end + timedelta(days=365))
     intermediate = issue(
-        "Test Signing CA", root, ca=True, start=START - timedelta(days=30), end=END + timedelta(days=30)
+        "Test Signing CA", root, ca=True, start=start - timedelta(days=30), end=end + timedelta(days=30)
     )
-    leaf = issue("ML signer", intermediate, ca=False, san=[x509.RFC822Name(IDENTITY)], curve=curve)
+    leaf = issue(
+        "ML signer", intermediate, ca=False, start=start, end=end, san=[x509.RFC822Name(IDENTITY)], curve=curve
+    )
     return Pki(root, intermediate, leaf)

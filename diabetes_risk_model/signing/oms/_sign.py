@@ -25,7 +25,7 @@ from diabetes_risk_model.signing.keys import ec
 from diabetes_risk_model.signing.oms._bundle import Bundle, canonical_json, pae
 from diabetes_risk_model.signing.oms._certificates import load_pem_certificates
 from diabetes_risk_model.signing.oms._files import GIT_PATHS, hash_model, model_name, relative_ignores
-from diabetes_risk_model.signing.oms._statement import Resource, parse_statement, statement_json
+from diabetes_risk_model.signing.oms._statement import SINGLE_FILE, Resource, parse_statement, statement_json
 
 
 @dataclass(frozen=True, repr=False)
@@ -79,8 +79,13 @@ def sign_model(
     ignore_paths: Iterable[str | Path] = (),
     *,
     ignore_git_paths: bool = True,
+    dot_single_file: bool = False,
 ) -> bytes:
     """Sign *model* and write the bundle to *signature* atomically; returns the bundle bytes.
+
+    ``dot_single_file=True`` names a single-file model's resource ``.`` instead of its file name: what
+    model-signing (1.1.1 and earlier) writes and, when verifying a single file, requires; it breaks spec
+    §6.1.2 rule 5, so it is off unless asked for.
 
     :class:`EmptyModel` if no file is left to sign; symbolic links and non-UTF-8 names are refused
     (:class:`~diabetes_risk_model.errors.UnsafeResourceName`).
@@ -90,6 +95,8 @@ def sign_model(
     digests = hash_model(model, ignored, git_paths=ignore_git_paths)
     if not digests:
         raise EmptyModel("the model has no regular file to sign once ignored paths are excluded")
+    if dot_single_file and model.is_file():
+        digests = {SINGLE_FILE: next(iter(digests.values()))}
     recorded = [*(GIT_PATHS if ignore_git_paths else ()), *(str(p) for p in ignored if str(p) not in ("", "."))]
     statement = statement_json(model_name(model), [Resource(n, d) for n, d in digests.items()], ignore_paths=recorded)
     payload = canonical_json(statement)

@@ -17,7 +17,7 @@ from typing import Any
 from diabetes_risk_model.config import expand_env, parse_bool
 from diabetes_risk_model.errors import ConfigurationError
 from diabetes_risk_model.prediction.retry import RetryPolicy
-from diabetes_risk_model.signing import Keyring
+from diabetes_risk_model.signing import CertificateTrust, Keyring
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -115,6 +115,17 @@ def verification_keyring(
     return Keyring.load(Path(keyring_path)).public()
 
 
+def certificate_trust(trust_anchor_path: str, signer_identity: str | None) -> CertificateTrust:
+    """Verification by certificate (packages signed by the OMS ``certificate`` method): the CA certificate(s)
+    in *trust_anchor_path* (PEM) and, optionally, the identity (subject or subjectAltName) the signing
+    certificate must carry. Rotating the signing key is then issuing a new certificate, not a new keyring."""
+    try:
+        pem = Path(trust_anchor_path).read_bytes()
+    except OSError:
+        raise ConfigurationError("trust_anchor_path cannot be read", setting="trust_anchor_path") from None
+    return CertificateTrust.from_pem(pem, signer_identity)
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """Everything the loader needs, validated. Credentials are kept out of ``repr``."""
@@ -129,7 +140,7 @@ class ModelSettings:
     allow_private_keys: bool
     package_sha256: str | None
     feature_check: str
-    keyring: Keyring = field(repr=False)
+    keyring: Keyring | CertificateTrust = field(repr=False)  # what packages are verified with
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
 
@@ -156,6 +167,8 @@ class ModelSettings:
         precompute: Any = True,
         allow_private_keys: Any = False,
         feature_check: Any = "refuse",
+        trust_anchor_path: Any = None,
+        signer_identity: Any = None,
     ) -> ModelSettings:
         """Validate the configuration's values (see :class:`~.model.DiabetesRiskModel` for their meaning)."""
         url = setting(store_url, "store_url") or setting(minio_url, "minio_url")
@@ -168,6 +181,16 @@ class ModelSettings:
         if check not in FEATURE_CHECK_MODES:
             raise ConfigurationError("setting feature_check must be refuse or warn", setting="feature_check")
         allow_private = flag(allow_private_keys, "allow_private_keys", False)
+        anchors, identity = setting(trust_anchor_path, "trust_anchor_path"), setting(signer_identity, "signer_identity")
+        if identity is not None and anchors is None:
+            raise ConfigurationError("signer_identity needs trust_anchor_path", setting="signer_identity")
+        if anchors is not None and (
+            setting(keyring_path, "keyring_path") or setting(parameters_signing_key, "parameters_signing_key")
+        ):
+            raise ConfigurationError(
+                "set either trust_anchor_path (certificates) or keyring_path / parameters_signing_key (keys)",
+                setting="trust_anchor_path",
+            )
         return cls(
             model_parameters_version=str(setting(model_parameters_version, "model_parameters_version", True)),
             model_files_bucket=str(setting(model_files_bucket, "model_files_bucket", True)),
@@ -184,7 +207,9 @@ class ModelSettings:
             allow_private_keys=allow_private,
             package_sha256=package_digest(package_sha256),
             feature_check=check,
-            keyring=verification_keyring(
+            keyring=certificate_trust(str(anchors), None if identity is None else str(identity))
+            if anchors is not None
+            else verification_keyring(
                 setting(keyring_path, "keyring_path"),
                 setting(parameters_signing_key, "parameters_signing_key"),
                 setting(parameters_signing_key_id, "parameters_signing_key_id"),
@@ -195,4 +220,11 @@ class ModelSettings:
         )
 
 
-__all__ = ["FEATURE_CHECK_MODES", "ModelSettings", "normalise_store_url", "redact_url", "verification_keyring"]
+__all__ = [
+    "FEATURE_CHECK_MODES",
+    "ModelSettings",
+    "certificate_trust",
+    "normalise_store_url",
+    "redact_url",
+    "verification_keyring",
+]

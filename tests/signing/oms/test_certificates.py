@@ -9,6 +9,7 @@ a CA of their own. Each certificate the verifier must not trust gets its own ref
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from diabetes_risk_model.errors import (
     UntrustedCertificate,
 )
 from diabetes_risk_model.signing.keys import ec
-from diabetes_risk_model.signing.oms import Bundle, CertificateTrust, OmsSigner, sign_model, verify_model
+from diabetes_risk_model.signing.oms import Bundle, CertificateTrust, OmsSigner, pae_compat, sign_model, verify_model
 from tests.support.pki import IDENTITY, NOW, WIDE, Issued, Pki, issue, make_pki
 
 MODEL_SIGNING = Path(sys.executable).parent / "model_signing"
@@ -251,3 +252,33 @@ def test_expired_certificate_the_reference_accepts_is_refused_by_us(
     with pytest.raises(CertificateExpired):
         verify_model(model, signature, trust=CertificateTrust((pki.root.certificate,)))
     assert _verify_cli(model, signature, "--certificate-chain", str(files["root.pem"])) == 1
+
+
+def test_historical_certificate_bundles_keep_verifying(tmp_path: Path) -> None:
+    """Forms older producers wrote (spec §11): ``keyid`` null or absent, ``tlogEntries`` absent, any JSON
+    formatting, and model-signing 0.2's per-file subjects over its compat PAE — with a certificate chain."""
+    model, signature = _signed(tmp_path, PKI.leaf, (PKI.intermediate,))
+    raw = json.loads(signature.read_bytes())
+    del raw["verificationMaterial"]["tlogEntries"]
+    for keyid in (None, "absent"):
+        if keyid == "absent":
+            del raw["dsseEnvelope"]["signatures"][0]["keyid"]
+        else:
+            raw["dsseEnvelope"]["signatures"][0]["keyid"] = None
+        signature.write_text(json.dumps(raw, indent=4))
+        assert verify_model(model, signature, trust=TRUST, now=NOW).key_form == "certificate"
+    subjects = [
+        {"name": name, "digest": {"sha256": hashlib.sha256((model / name).read_bytes()).hexdigest()}}
+        for name in ("config.json", "weights/part-0.bin")
+    ]
+    payload = json.dumps(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": subjects,
+            "predicateType": "https://model_signing/Digests/v0.1",
+        }
+    ).encode()
+    compat = Bundle(payload, ec.sign(PKI.leaf.key, pae_compat(payload)), certificates=tuple(PKI.chain_der()))
+    (tmp_path / "v02.sig").write_bytes(compat.to_bytes())
+    result = verify_model(model, tmp_path / "v02.sig", None, [signature], trust=TRUST, now=NOW)
+    assert result.compat_pae and result.files == ("config.json", "weights/part-0.bin")

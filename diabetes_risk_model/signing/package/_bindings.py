@@ -17,7 +17,7 @@ which verifiers ignore, spec §5.2.1):
 ``model.sig``. The bundle and the statement are written in one canonical encoding and parsed back strictly:
 the bytes of ``model.sig`` must be exactly the encoding of what they parse to, every field of ours exactly
 present. The DSSE ``keyid`` is our key id (the verifier uses exactly that key); ``publicKey.hint`` is the
-OMS hint of the key (HMAC keys: the key id), or the bundle carries the signing certificate and its chain
+OMS hint of the key, or the bundle carries the signing certificate and its chain
 (``certificate`` method) and the verifier's trust anchors decide.
 """
 

@@ -266,3 +266,38 @@ class InconsistentStatement(BadSignature):
 
 class UnsafeResourceName(VerificationError):
     """A signed resource name is absolute, contains `..` or a backslash, or is duplicated."""
+
+
+class EmptyModel(VerificationError):
+    """A model to sign has no regular file once the ignored paths are excluded (OMS needs at least one)."""
+
+
+# -- OMS certificate method ---------------------------------------------------------------------------------
+
+
+class CertificateRefused(BadSignature):
+    """A certificate bundle's signing certificate cannot be trusted for signing (see the subclasses)."""
+
+
+class CertificateExpired(CertificateRefused):
+    """The signing certificate's validity period ended before the verification time."""
+
+
+class CertificateNotYetValid(CertificateRefused):
+    """The signing certificate's validity period starts after the verification time."""
+
+
+class CertificateUsageRefused(CertificateRefused):
+    """The signing certificate is not for signing (keyUsage without digitalSignature, or no codeSigning EKU)."""
+
+
+class UntrustedCertificate(CertificateRefused):
+    """No certificate of the bundle is issued by a trusted CA certificate (trust anchor)."""
+
+
+class CertificateChainInvalid(CertificateRefused):
+    """The chain reaches a trusted CA but does not validate (wrong issuer, bad signature, CA rules, an expired CA)."""
+
+
+class CertificateIdentityMismatch(CertificateRefused):
+    """The signing certificate's subject and subjectAltNames do not include the required identity."""

@@ -4,8 +4,9 @@ Exit codes: 0 success; 1 a package was refused (any VerificationError); 2 bad us
 input problem (missing key, unreadable file); 70 unexpected internal error. On failure exactly one line
 ``error: ...`` goes to stderr; it never contains key material or bytes from an unverified file.
 Keys come from ``--keyring PATH`` or the file named by ``MODEL_KEYRING``; the original format's HMAC key (for
-``verify`` and ``migrate`` of a ``signed_model.pkl`` package) from ``PARAMETERS_SIGNING_KEY``. ``verify-oms``
-needs no keyring: it checks any OpenSSF Model Signing elliptic-key signature with a PEM public key.
+``verify`` and ``migrate`` of a ``signed_model.pkl`` package) from ``PARAMETERS_SIGNING_KEY``. ``sign-oms`` and
+``verify-oms`` need no keyring: they sign and check OpenSSF Model Signing v1.0 signatures over any file or
+directory, by PEM key or by X.509 certificate.
 Commands by family: :mod:`._keys`, :mod:`._packages`, :mod:`._inspect`, :mod:`._oms`.
 """
 

@@ -17,6 +17,7 @@ from diabetes_risk_model.errors import VerificationError
 from diabetes_risk_model.signing import DEFAULT_LIMITS, SIGNATURE_NAME
 from diabetes_risk_model.signing.legacy import LEGACY_MEMBER
 from diabetes_risk_model.signing.oms import Bundle
+from diabetes_risk_model.signing.package import unverified_claims
 
 CLAIMS = ("name", "version", "parameters_version", "sequence", "created", "expires", "requirements")
 
@@ -42,8 +43,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 raise VerificationError(f"{info.filename} is larger than the limit")
             bundle = Bundle.parse(archive.read(info))
             print(f"signed by key id: {safe(bundle.keyid, 64)}")
-            predicate = _json_object(bundle.payload).get("predicate", {})
-            claims = predicate.get("package", {}) if isinstance(predicate, dict) else {}
+            claims = dict(unverified_claims(_json_object(bundle.payload)))
             if not isinstance(claims, dict):
                 raise VerificationError("signed payload is not a JSON object")
             for key in CLAIMS:

@@ -40,21 +40,29 @@ from diabetes_risk_model.prediction.features import feature_mismatch
 from diabetes_risk_model.prediction.metrics import LoadMetrics
 from diabetes_risk_model.prediction.retry import download_with_retries
 from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
-from diabetes_risk_model.signing import Expectation, Keyring, VerifiedPackage, verify_package
+from diabetes_risk_model.signing import CertificateTrust, Expectation, Keyring, VerifiedPackage, verify_package
 from diabetes_risk_model.storage import open_store
 from diabetes_risk_model.unpickling import restricted_loads
 
 logger = logging.getLogger(__name__)
 
 
-def verification_keyring(settings: ModelSettings) -> Keyring:
-    """The public keyring the service verifies with, read once from ``settings.keyring_path``.
+def verification_keyring(settings: ModelSettings) -> Keyring | CertificateTrust:
+    """What the service verifies with, read once: the public keyring, or the certificate trust anchor.
 
     A keyring file that holds private keys is refused unless ``allow_private_keys``, so that a misconfigured
     pod never holds anything that can sign without someone having said so; private keys are then dropped
-    (:meth:`Keyring.public`).
+    (:meth:`Keyring.public`). With ``trust_anchor_path`` the CA certificate(s) and the optional
+    ``signer_identity`` verify certificate-signed packages: rotating the signing key is then issuing a new
+    certificate, not republishing a keyring.
     """
-    keyring = Keyring.load(Path(settings.keyring_path))
+    if settings.trust_anchor_path is not None:
+        try:
+            pem = Path(settings.trust_anchor_path).read_bytes()
+        except OSError:
+            raise ConfigurationError("trust_anchor_path cannot be read", setting="trust_anchor_path") from None
+        return CertificateTrust.from_pem(pem, settings.signer_identity)
+    keyring = Keyring.load(Path(str(settings.keyring_path)))
     if keyring.has_secrets and not settings.allow_private_keys:
         raise ConfigurationError(
             "the keyring file holds private keys, which can sign; give the service a public "
@@ -141,7 +149,7 @@ class PackageLoader:
             logger.warning("model package %s is not pinned (package_sha256 unset); sha256=%s", self.object_name, digest)
         return digest
 
-    def verify(self, package: Path, keyring: Keyring) -> VerifiedPackage:
+    def verify(self, package: Path, keyring: Keyring | CertificateTrust) -> VerifiedPackage:
         """3. Signature, members, binding to this model and ``min_sequence``."""
         verified = verify_package(package, keyring, self.expect)
         manifest = verified.manifest

@@ -76,13 +76,17 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{host}"
 
 
-def check_verification_keys(keyring_path: str | None, hmac_secret: str | None) -> None:
-    """Refuse a configuration that names no verification key, or that gives the service an HMAC secret.
+def check_verification_keys(
+    keyring_path: str | None, hmac_secret: str | None, trust_anchor_path: str | None, signer_identity: str | None
+) -> None:
+    """Refuse a configuration that names no way to verify, two ways, or gives the service an HMAC secret.
 
-    Packages are signed with ECDSA and verified with a public keyring (``keyring_path``). The HMAC secret
-    ``parameters_signing_key`` (the original ``signed_model.pkl`` format) can sign by nature and is never
-    accepted: ``python -m diabetes_risk_model migrate`` converts such a package. Private keys inside the
-    keyring file are checked when it is loaded (:func:`.loading.verification_keyring`).
+    Packages are verified either with a public keyring (``keyring_path``: the OMS ``key`` method) or with a
+    trust anchor (``trust_anchor_path``: CA certificate(s) for the OMS ``certificate`` method, optionally
+    constrained to ``signer_identity``). The HMAC secret ``parameters_signing_key`` (the original
+    ``signed_model.pkl`` format) can sign by nature and is never accepted: ``python -m diabetes_risk_model
+    migrate`` converts such a package. The files named are read by the loader
+    (:func:`.loading.verification_keyring`), not here.
     """
     if hmac_secret is not None:
         raise ConfigurationError(
@@ -91,9 +95,16 @@ def check_verification_keys(keyring_path: str | None, hmac_secret: str | None) -
             "`python -m diabetes_risk_model migrate`",
             setting="parameters_signing_key",
         )
-    if keyring_path is None:
+    if signer_identity is not None and trust_anchor_path is None:
+        raise ConfigurationError("signer_identity needs trust_anchor_path", setting="signer_identity")
+    if trust_anchor_path is not None and keyring_path is not None:
         raise ConfigurationError(
-            "no verification key configured: set keyring_path (MODEL_KEYRING)", setting="keyring_path"
+            "set either trust_anchor_path (certificates) or keyring_path (keys)", setting="trust_anchor_path"
+        )
+    if keyring_path is None and trust_anchor_path is None:
+        raise ConfigurationError(
+            "no verification key configured: set keyring_path (MODEL_KEYRING) or trust_anchor_path",
+            setting="keyring_path",
         )
 
 
@@ -111,7 +122,9 @@ class ModelSettings:
     allow_private_keys: bool
     package_sha256: str | None
     feature_check: str
-    keyring_path: str
+    keyring_path: str | None  # the OMS key method: a public keyring file
+    trust_anchor_path: str | None  # the OMS certificate method: CA certificate(s), PEM
+    signer_identity: str | None  # with trust_anchor_path: the subject or SAN the signing certificate must carry
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
 
@@ -138,6 +151,8 @@ class ModelSettings:
         precompute: Any = True,
         allow_private_keys: Any = False,
         feature_check: Any = "refuse",
+        trust_anchor_path: Any = None,
+        signer_identity: Any = None,
     ) -> ModelSettings:
         """Validate the configuration's values (see :class:`~.model.DiabetesRiskModel` for their meaning)."""
         url = setting(store_url, "store_url") or setting(minio_url, "minio_url")
@@ -152,7 +167,8 @@ class ModelSettings:
         allow_private = flag(allow_private_keys, "allow_private_keys", False)
         keyring_file = setting(keyring_path, "keyring_path")
         hmac_secret = setting(parameters_signing_key, "parameters_signing_key")
-        check_verification_keys(keyring_file, hmac_secret)
+        anchors, identity = setting(trust_anchor_path, "trust_anchor_path"), setting(signer_identity, "signer_identity")
+        check_verification_keys(keyring_file, hmac_secret, anchors, identity)
         return cls(
             model_parameters_version=str(setting(model_parameters_version, "model_parameters_version", True)),
             model_files_bucket=str(setting(model_files_bucket, "model_files_bucket", True)),
@@ -169,7 +185,9 @@ class ModelSettings:
             allow_private_keys=allow_private,
             package_sha256=package_digest(package_sha256),
             feature_check=check,
-            keyring_path=str(keyring_file),
+            keyring_path=None if keyring_file is None else str(keyring_file),
+            trust_anchor_path=None if anchors is None else str(anchors),
+            signer_identity=None if identity is None else str(identity),
             access_key=setting(minio_access_key, "minio_access_key"),
             secret_key=setting(minio_secret_key, "minio_secret_key"),
         )

@@ -9,6 +9,7 @@ The format is described in ``docs/FORMAT.md``.
 
 from diabetes_risk_model.signing.keys import Key, Keyring
 from diabetes_risk_model.signing.legacy import LegacyPackage, is_legacy_package, migrate_package, verify_legacy_package
+from diabetes_risk_model.signing.oms import CertificateTrust
 from diabetes_risk_model.signing.package import (
     DEFAULT_LIMITS,
     MODEL_MEMBER,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "MODEL_MEMBER",
     "SIGNATURE_NAME",
+    "CertificateTrust",
     "Expectation",
     "Key",
     "Keyring",

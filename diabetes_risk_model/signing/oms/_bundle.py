@@ -3,8 +3,10 @@
 Two ways in, one way out:
 
 * :meth:`Bundle.parse` reads any bundle the reference tool (``model_signing``, every published version)
-  writes for an elliptic key: any JSON formatting, ``publicKey.hint`` (1.0.1 and later) or the older
-  ``publicKey.rawBytes`` + ``keyDetails``, ``keyid`` empty, null or absent, ``tlogEntries`` present or not.
+  writes for the ``key`` and ``certificate`` methods: any JSON formatting, ``publicKey.hint`` (1.0.1 and
+  later) or the older ``publicKey.rawBytes`` + ``keyDetails``, or ``x509CertificateChain.certificates``
+  (the signing certificate first, then its chain, DER), ``keyid`` empty, null or absent, ``tlogEntries``
+  empty or absent. The ``sigstore`` method (a Fulcio ``certificate`` and a transparency log) is refused.
   Like the reference, only the first DSSE signature counts; extra ones are kept as a count.
 * :meth:`Bundle.parse_canonical` is for our own packages: the bytes must be exactly :meth:`Bundle.to_bytes`
   of what they parse to (sorted keys, no whitespace, one signature), so two different files never carry the
@@ -60,11 +62,25 @@ class Bundle:
     raw_key: bytes | None = None  # publicKey.rawBytes (older bundles): a PEM public key
     key_details: str | None = None  # publicKey.keyDetails (older bundles), e.g. PKIX_ECDSA_P384_SHA_384
     extra_signatures: int = 0
+    certificates: tuple[bytes, ...] = ()  # x509CertificateChain (certificate method): DER, signing certificate first
+
+    @property
+    def method(self) -> str:
+        """The OMS signing method: ``certificate`` or ``key``."""
+        return "certificate" if self.certificates else "key"
 
     def to_bytes(self) -> bytes:
-        """Our canonical encoding (hint form, exactly one signature)."""
-        if self.hint is None or self.raw_key is not None or self.key_details is not None or self.extra_signatures:
-            raise ValueError("only hint-form, single-signature bundles have a canonical encoding")
+        """Our canonical encoding (hint form or certificate chain, exactly one signature)."""
+        if self.raw_key is not None or self.key_details is not None or self.extra_signatures:
+            raise ValueError("only hint-form or certificate, single-signature bundles have a canonical encoding")
+        if (self.hint is None) == (not self.certificates):
+            raise ValueError("a bundle names its key either by hint or by certificate chain")
+        material: dict[str, Any] = {"tlogEntries": []}
+        if self.certificates:
+            chain = [{"rawBytes": base64.b64encode(der).decode("ascii")} for der in self.certificates]
+            material["x509CertificateChain"] = {"certificates": chain}
+        else:
+            material["publicKey"] = {"hint": self.hint}
         return canonical_json(
             {
                 "dsseEnvelope": {
@@ -73,13 +89,13 @@ class Bundle:
                     "signatures": [{"keyid": self.keyid, "sig": base64.b64encode(self.signature).decode("ascii")}],
                 },
                 "mediaType": BUNDLE_MEDIA_TYPE,
-                "verificationMaterial": {"publicKey": {"hint": self.hint}, "tlogEntries": []},
+                "verificationMaterial": material,
             }
         )
 
     @classmethod
     def parse(cls, data: bytes) -> Bundle:
-        """Any reference-made key bundle; :class:`MalformedBundle` if it is not one."""
+        """Any reference-made key or certificate bundle; :class:`MalformedBundle` if it is not one."""
         if len(data) > MAX_BUNDLE_SIZE:
             raise MalformedBundle("signature file is larger than the limit")
         try:
@@ -89,14 +105,21 @@ class Bundle:
         root = _object(raw, "bundle", {"mediaType", "verificationMaterial", "dsseEnvelope"})
         if root.get("mediaType") != BUNDLE_MEDIA_TYPE:
             raise MalformedBundle(f"signature file is not a sigstore bundle ({BUNDLE_MEDIA_TYPE})")
+        if isinstance(root.get("verificationMaterial"), dict) and "certificate" in root["verificationMaterial"]:
+            raise MalformedBundle("the sigstore signing method (Fulcio certificate, transparency log) is not supported")
         material = _object(
             root.get("verificationMaterial"),
             "verificationMaterial",
-            {"publicKey", "tlogEntries", "timestampVerificationData"},
+            {"publicKey", "x509CertificateChain", "tlogEntries", "timestampVerificationData"},
         )
         if material.get("tlogEntries", []) != []:
-            raise MalformedBundle("key bundles carry no transparency-log entries")
-        key = _object(material.get("publicKey"), "verificationMaterial.publicKey", {"hint", "rawBytes", "keyDetails"})
+            raise MalformedBundle("key and certificate bundles carry no transparency-log entries")
+        if ("publicKey" in material) == ("x509CertificateChain" in material):
+            raise MalformedBundle("verificationMaterial must hold exactly one of publicKey, x509CertificateChain")
+        certificates = _chain(material["x509CertificateChain"]) if "x509CertificateChain" in material else ()
+        key = _object(
+            material.get("publicKey", {}), "verificationMaterial.publicKey", {"hint", "rawBytes", "keyDetails"}
+        )
         envelope = _object(root.get("dsseEnvelope"), "dsseEnvelope", {"payload", "payloadType", "signatures"})
         if envelope.get("payloadType") != IN_TOTO_PAYLOAD_TYPE:
             raise MalformedBundle(f"DSSE payloadType is not {IN_TOTO_PAYLOAD_TYPE}")
@@ -110,7 +133,7 @@ class Bundle:
         if not all(isinstance(v, str) for v in (keyid, hint or "", details or "")):
             raise MalformedBundle("bundle key id, key hint or key details is not a string")
         raw_key = _b64(key["rawBytes"], "publicKey.rawBytes") if "rawBytes" in key else None
-        if not hint and raw_key is None:
+        if not hint and raw_key is None and not certificates:
             raise MalformedBundle("bundle names no public key (neither hint nor rawBytes)")
         return cls(
             payload=_b64(envelope.get("payload"), "DSSE payload"),
@@ -120,6 +143,7 @@ class Bundle:
             raw_key=raw_key,
             key_details=details,
             extra_signatures=len(signatures) - 1,
+            certificates=certificates,
         )
 
     @classmethod
@@ -135,6 +159,23 @@ class Bundle:
         if canonical != data:
             raise MalformedBundle("package signature is not in canonical form")
         return bundle
+
+
+MAX_CHAIN_LENGTH = 8
+
+
+def _chain(value: Any) -> tuple[bytes, ...]:
+    chain = _object(value, "verificationMaterial.x509CertificateChain", {"certificates"})
+    entries = chain.get("certificates")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_CHAIN_LENGTH:
+        raise MalformedBundle(f"x509CertificateChain.certificates must list 1 to {MAX_CHAIN_LENGTH} certificates")
+    out = []
+    for entry in entries:
+        der = _b64(_object(entry, "x509CertificateChain certificate", {"rawBytes"}).get("rawBytes"), "certificate")
+        if not der:
+            raise MalformedBundle("x509CertificateChain certificate is empty")
+        out.append(der)
+    return tuple(out)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -1,16 +1,22 @@
 """The signed payload of an OMS signature: an in-toto Statement v1 with the model-signing predicate.
 
-``predicateType`` ``https://model_signing/signature/v1.0`` (model-signing 1.x): one subject whose SHA-256
-digest is SHA-256 over the concatenated raw digests of ``predicate.resources`` in their listed order, and
-``predicate.serialization`` saying how the resources were made (``method: files``, ``hash_type: sha256``).
-Extra predicate fields are allowed by the spec (verifiers ignore them); our packages put their bindings
-there (see :mod:`diabetes_risk_model.signing.package`). ``https://model_signing/Digests/v0.1``
-(model-signing 0.2): one subject per file, no serialization block.
+``predicateType`` ``https://model_signing/signature/v1.0`` (OMS v1.0, model-signing 0.3.1 onwards): one
+subject whose SHA-256 digest is SHA-256 over the concatenated raw digests of ``predicate.resources`` in
+their listed order (spec §6.5.1), and ``predicate.serialization`` saying how the resources were made
+(``method: files``, ``hash_type: sha256``). The v1.0 predicate is closed (only ``resources`` and
+``serialization``); what else a producer binds goes into in-toto ``annotations`` of the subject and of the
+resource descriptors, which the schemas allow and verifiers ignore (our packages do, see
+:mod:`diabetes_risk_model.signing.package`). ``https://model_signing/Digests/v0.1`` (model-signing 0.2):
+one subject per file, no serialization block.
 
-:func:`parse_statement` checks everything that can be checked without the files: types, one subject, the
-subject digest against the resources, names (:func:`diabetes_risk_model.names.check_name`, not portable;
-``.`` only as the one resource of a single-file model), no duplicates. Only ``files`` serialization with
-SHA-256 is supported.
+:func:`statement_json` writes what spec §5-6 require: resources sorted by name, at least one, the root
+digest, ``subject[0].name`` as given (the model path's basename), ``ignore_paths`` recorded.
+
+:func:`parse_statement` checks everything that can be checked without the files: types, one subject, at
+least one resource, the subject digest against the resources, names
+(:func:`diabetes_risk_model.names.check_name`, not portable; ``.`` only as the one resource of a
+single-file model, as model-signing names it), no duplicates. Only ``files`` serialization with SHA-256 is
+supported.
 """
 
 from __future__ import annotations
@@ -35,25 +41,31 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class Resource:
-    """One signed file: its name relative to the model root (``.`` for a single-file model) and digest."""
+    """One signed file: its name relative to the model root (a single-file model: the file's name) and
+    digest; ``annotations`` is the in-toto resource descriptor field (``None``: absent)."""
 
     name: str
     digest: str  # hex SHA-256
     algorithm: str = "sha256"
+    annotations: Mapping[str, Any] | None = field(default=None, compare=False)
 
-    def to_json(self) -> dict[str, str]:
-        return {"algorithm": self.algorithm, "digest": self.digest, "name": self.name}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"algorithm": self.algorithm, "digest": self.digest, "name": self.name}
+        if self.annotations is not None:
+            out["annotations"] = dict(self.annotations)
+        return out
 
 
 @dataclass(frozen=True)
 class Statement:
-    """A parsed statement; ``predicate`` is the whole predicate object (extra fields included)."""
+    """A parsed statement; ``predicate`` and ``subject`` are the whole JSON objects (extra fields included)."""
 
     subject_name: str
     resources: tuple[Resource, ...]
     predicate_type: str = PREDICATE_TYPE
     ignore_paths: tuple[str, ...] = ()
     predicate: Mapping[str, Any] = field(default_factory=dict)
+    subject: Mapping[str, Any] = field(default_factory=dict)
 
     def digests(self) -> dict[str, str]:
         return {r.name: r.digest for r in self.resources}
@@ -67,14 +79,29 @@ def subject_digest(resources: Sequence[Resource]) -> str:
     return sha.hexdigest()
 
 
-def statement_json(subject_name: str, resources: Sequence[Resource], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The statement we sign: resources sorted by name, ``serialization`` as :data:`SERIALIZATION`."""
+def statement_json(
+    subject_name: str,
+    resources: Sequence[Resource],
+    *,
+    ignore_paths: Sequence[str] = (),
+    subject_annotations: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The statement we sign: resources sorted by name (at least one), ``serialization`` as
+    :data:`SERIALIZATION` plus the sorted ``ignore_paths``, the subject named *subject_name*."""
+    if not resources:
+        raise ValueError("an OMS statement lists at least one resource")
     ordered = sorted(resources, key=lambda r: r.name)
+    subject: dict[str, Any] = {"digest": {"sha256": subject_digest(ordered)}, "name": subject_name}
+    if subject_annotations is not None:
+        subject["annotations"] = dict(subject_annotations)
+    serialization: dict[str, Any] = dict(SERIALIZATION)
+    if ignore_paths:
+        serialization["ignore_paths"] = sorted(set(ignore_paths))
     return {
         "_type": STATEMENT_TYPE,
-        "predicate": {"resources": [r.to_json() for r in ordered], "serialization": dict(SERIALIZATION), **extra},
+        "predicate": {"resources": [r.to_json() for r in ordered], "serialization": serialization},
         "predicateType": PREDICATE_TYPE,
-        "subject": [{"digest": {"sha256": subject_digest(ordered)}, "name": subject_name}],
+        "subject": [subject],
     }
 
 
@@ -104,13 +131,17 @@ def parse_statement(payload: bytes, max_name_length: int = MAX_NAME_LENGTH) -> S
         raise MalformedBundle("statement predicate has no resource list")
     ignore = _serialization(predicate.get("serialization"))
     resources = tuple(
-        _resource(r.get("name"), r.get("algorithm"), r.get("digest")) if isinstance(r, dict) else _bad()
+        _resource(r.get("name"), r.get("algorithm"), r.get("digest"), r.get("annotations"))
+        if isinstance(r, dict)
+        else _bad()
         for r in predicate["resources"]
     )
+    if not resources:
+        raise MalformedBundle("statement predicate.resources is empty (at least one resource is required)")
     _check_names(resources, max_name_length)
     if subject_digest(resources) != _sha256_of(subjects[0]):
         raise InconsistentStatement("statement subject digest does not match its resources")
-    return Statement(subjects[0].get("name", ""), resources, kind, ignore, predicate)
+    return Statement(subjects[0].get("name", ""), resources, kind, ignore, predicate, subjects[0])
 
 
 def _bad() -> Resource:
@@ -125,12 +156,12 @@ def _sha256_of(subject: Mapping[str, Any]) -> str:
     return value
 
 
-def _resource(name: Any, algorithm: Any, digest: Any) -> Resource:
+def _resource(name: Any, algorithm: Any, digest: Any, annotations: Any = None) -> Resource:
     if not isinstance(name, str) or not isinstance(digest, str):
         raise MalformedBundle("statement resource has no name or digest")
     if algorithm != "sha256" or not _HEX64.fullmatch(digest):
         raise MalformedBundle("statement resource is not a SHA-256 digest (only sha256 is supported)")
-    return Resource(name, digest, algorithm)
+    return Resource(name, digest, algorithm, annotations if isinstance(annotations, dict) else None)
 
 
 def _serialization(value: Any) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ Strict zip reader (:mod:`._archive`), plain writer (:mod:`._zip_writer`), the si
 the signed manifest and the member names (:mod:`._manifest`). The format is described in ``docs/FORMAT.md``.
 """
 
-from diabetes_risk_model.signing.package._bindings import FORMAT
+from diabetes_risk_model.signing.package._bindings import FORMAT, Trust, unverified_claims
 from diabetes_risk_model.signing.package._build import build_package, package_file_name, rotate_package
 from diabetes_risk_model.signing.package._limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.package._manifest import MODEL_MEMBER, SIGNATURE_NAME, Manifest, MemberEntry
@@ -16,6 +16,7 @@ __all__ = [
     "FORMAT",
     "MODEL_MEMBER",
     "SIGNATURE_NAME",
+    "Trust",
     "Expectation",
     "Limits",
     "Manifest",
@@ -25,5 +26,6 @@ __all__ = [
     "build_package",
     "package_file_name",
     "rotate_package",
+    "unverified_claims",
     "verify_package",
 ]

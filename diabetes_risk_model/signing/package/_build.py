@@ -17,7 +17,7 @@ import hmac
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -80,6 +80,7 @@ def build_package(
     requirements: Mapping[str, str] | None = None,
     created: datetime | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    certificate_chain: Sequence[bytes] = (),
 ) -> Path:
     """Sign and write ``output_dir / "{name}-{version}-{parameters_version}.zip"`` atomically.
 
@@ -89,6 +90,8 @@ def build_package(
     built twice with the same ``created`` and inputs has the same members and signed statement.
     ``extra_members`` maps archive names (e.g. ``"plots/auc.png"``) to files; ``model.pkl``, ``model.sig``
     and ``signed_model.pkl`` (the original format's member) are reserved names.
+    ``certificate_chain`` (DER, the signing certificate first, for the signing key) signs by the OMS
+    ``certificate`` method instead of ``key``.
     """
     for label, value in (("name", name), ("version", version), ("parameters_version", parameters_version)):
         if not _TOKEN.fullmatch(value):
@@ -119,7 +122,9 @@ def build_package(
         raise ConfigurationError("sequence must be >= 0")
     sources = {member: _file_source(file) for member, file in paths.items()}
     target = Path(output_dir) / package_file_name(name, version, parameters_version)
-    return _write(target, sources, manifest_fields, keyring.signing_key(), limits, expected=None)
+    return _write(
+        target, sources, manifest_fields, keyring.signing_key(), limits, expected=None, certificates=certificate_chain
+    )
 
 
 def rotate_package(
@@ -180,6 +185,7 @@ def _write(
     limits: Limits,
     expected: Manifest | None,
     compress: Mapping[str, bool] | None = None,
+    certificates: Sequence[bytes] = (),
 ) -> Path:
     with atomic_writer(target) as out:
         writer = CanonicalZipWriter(out, limits)
@@ -202,7 +208,7 @@ def _write(
         if expected is not None:
             _same_content(expected, entries)
         manifest = Manifest(members=entries, key_id=key.key_id, alg=key.alg, **fields)  # type: ignore[arg-type]
-        writer.add_chunks(SIGNATURE_NAME, [sign_package(manifest, key)], compress=False)
+        writer.add_chunks(SIGNATURE_NAME, [sign_package(manifest, key, certificates)], compress=False)
         writer.close()
     return target
 

@@ -41,7 +41,6 @@ from diabetes_risk_model.errors import (
     UnsafeArchive,
 )
 from diabetes_risk_model.signing._time import now_utc
-from diabetes_risk_model.signing.keys import Keyring
 from diabetes_risk_model.signing.package._archive import (
     COMPRESSION_NAMES,
     STORED,
@@ -49,7 +48,7 @@ from diabetes_risk_model.signing.package._archive import (
     hash_member,
     read_directory,
 )
-from diabetes_risk_model.signing.package._bindings import read_package_signature
+from diabetes_risk_model.signing.package._bindings import Trust, read_package_signature
 from diabetes_risk_model.signing.package._limits import DEFAULT_LIMITS, Limits
 from diabetes_risk_model.signing.package._manifest import SIGNATURE_NAME, Manifest
 
@@ -100,7 +99,7 @@ class VerifiedPackage:
 
 def verify_package(
     path: Path,
-    keyring: Keyring,
+    keyring: Trust,
     expect: Expectation | None = None,
     *,
     limits: Limits = DEFAULT_LIMITS,
@@ -114,6 +113,10 @@ def verify_package(
     first mismatch (so a CLI can list every bad member); the first failure is still raised.
     ``capture_model=False`` hashes without keeping the pickle (flat memory; used by the benchmark and by
     ``rotate``).
+
+    *keyring* is a :class:`Keyring` (``key`` method) or a
+    :class:`~diabetes_risk_model.signing.oms.CertificateTrust` (trust anchors and an identity: packages
+    signed by the ``certificate`` method, validated at *now*).
     """
     path = Path(path)
     try:
@@ -129,7 +132,7 @@ def _verify_signed(
     stream: BinaryIO,
     path: Path,
     entries: list[ZipEntry],
-    keyring: Keyring,
+    keyring: Trust,
     expect: Expectation | None,
     limits: Limits,
     now: datetime | None,
@@ -148,7 +151,7 @@ def _verify_signed(
         raise UnsafeArchive("archive is truncated")
 
     # 2. signature under the named key (before the CRC, so a changed signature file is reported as BadSignature)
-    manifest = read_package_signature(signature_bytes, keyring, limits)
+    manifest = read_package_signature(signature_bytes, keyring, limits, now)
     if zlib.crc32(signature_bytes) != last.crc32:  # the only header field the signature cannot bind for itself
         raise UnsafeArchive(f"{last.name} CRC does not match its header")
 

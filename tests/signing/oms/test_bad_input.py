@@ -36,7 +36,7 @@ DIGEST = "ab" * 32
 
 
 def _statement(**overrides: Any) -> dict[str, Any]:
-    data = statement_json("m", [Resource("a.bin", DIGEST)], {})
+    data = statement_json("m", [Resource("a.bin", DIGEST)])
     data.update(overrides)
     return data
 
@@ -54,12 +54,12 @@ def _bundle(statement: dict[str, Any] | bytes, *, signer: _ec.EllipticCurvePriva
 
 
 def _with_resources(*names: str) -> dict[str, Any]:
-    return statement_json("m", [Resource(n, DIGEST) for n in names], {})
+    return statement_json("m", [Resource(n, DIGEST) for n in names])
 
 
 def _signed_in_order(names: list[str]) -> dict[str, Any]:
     """A statement whose resources are in the given order (duplicates allowed), digest made consistent."""
-    data = statement_json("m", [Resource(n, DIGEST) for n in names], {})
+    data = statement_json("m", [Resource(n, DIGEST) for n in names])
     data["predicate"]["resources"] = [Resource(n, DIGEST).to_json() for n in names]
     return data
 

@@ -184,9 +184,19 @@ def test_signature_is_a_canonical_oms_bundle(base_package: Path, verify_ring: Ke
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
     assert statement["predicateType"] == "https://model_signing/signature/v1.0"
     predicate = statement["predicate"]
-    assert predicate["serialization"] == {"method": "files", "hash_type": "sha256", "allow_symlinks": False}
+    assert set(predicate) == {"resources", "serialization"}  # the v1.0 predicate is closed
+    assert predicate["serialization"] == {
+        "method": "files",
+        "hash_type": "sha256",
+        "allow_symlinks": False,
+        "ignore_paths": [".git", ".gitattributes", ".github", ".gitignore", "model.sig"],
+    }
     assert [r["name"] for r in predicate["resources"]] == names[:-1]  # every other member, sorted
-    assert predicate["package"]["sequence"] == 100 and predicate["package"]["model"] == "model.pkl"
+    assert all(set(r["annotations"]) == {"diabetes-risk-model/zip-member/v1"} for r in predicate["resources"])
+    subject = statement["subject"]
+    assert [s["name"] for s in subject] == [f"{NAME}-{VERSION}-{PV}"]  # the extracted package's basename
+    bindings = subject[0]["annotations"]["diabetes-risk-model/package/v1"]
+    assert bindings["sequence"] == 100 and bindings["model"] == "model.pkl"
     assert verify_package(base_package, verify_ring).manifest.format == "oms-v1"
 
 

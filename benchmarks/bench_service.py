@@ -17,8 +17,9 @@ What it does, all in one run on loopback (so ratios compare like with like):
 3. Load: N concurrent keep-alive HTTP/1.1 clients (asyncio streams, no client
    library in the way) post random valid inputs for ``--duration`` seconds at
    each of ``--clients`` levels; reports req/s, p50 and p99 latency and errors.
-   Metrics overhead: ours with ``metrics: enabled`` against ours without, alternating (off, on, off, on)
-   at each level, same bodies, same run; prints on/off throughput (goal >= 0.9x).
+   Metrics overhead: ours with ``metrics: enabled`` against ours without, interleaved (off, on, off, on,
+   off, on: ``--metrics-rounds`` pairs, default 3) at each level, same bodies, same run; prints the mean
+   on/off throughput ratio per level (goal >= 0.95x at 1, 8 and 32 clients).
 4. Soak: ``--soak`` seconds at ``--soak-clients`` clients against ours;
    reports errors and the server's RSS (first vs last 10 % of samples).
 5. Cold start: process spawn to ``/api/health/ready`` = 200, signed vs
@@ -394,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--metrics-only", action="store_true", help="only the metrics on/off comparison (skip the baselines)"
     )
-    parser.add_argument("--metrics-rounds", type=int, default=2, help="off/on pairs per level (default 2)")
+    parser.add_argument("--metrics-rounds", type=int, default=3, help="off/on pairs per level (default 3)")
     parser.add_argument("--rows-per-class", type=int, default=1000, help="training rows per class (default 1000)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("DIABETES_DATA") or DEFAULT_DATA))
     args = parser.parse_args(argv)
@@ -485,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                 overhead[clients] = statistics.mean(rps["metrics"]) / statistics.mean(rps["ours"])
                 print(
                     f"  ratio     clients={clients:>3}  metrics on/off throughput = "
-                    f"{overhead[clients]:.3f}x (goal >= 0.9x)"
+                    f"{overhead[clients]:.3f}x (goal >= 0.95x)"
                 )
 
             if args.soak > 0:

@@ -7,7 +7,7 @@ image's real one, run at build time (Dockerfile) and by anyone on a host:
     python -m diabetes_risk_model.service.runtime_check
 
 1. Import every module of the packages the service runs (service, prediction, signing, storage), the ASGI
-   server with its fast loops, and the optional metrics middleware.
+   server with its fast loops, and the package that ships the /docs and /redoc assets.
 2. Import the module of every name in :mod:`diabetes_risk_model.signing.pickle_policy` and resolve the name,
    so any pipeline the unpickler admits (every model family training can pick) finds its classes.
 
@@ -28,7 +28,7 @@ SERVICE_PACKAGES = (
     "diabetes_risk_model.signing",
     "diabetes_risk_model.storage",
 )
-SERVER_MODULES = ("uvicorn", "uvloop", "httptools", "prometheus_fastapi_instrumentator")
+SERVER_MODULES = ("uvicorn", "uvloop", "httptools", "fastapi_offline")
 
 
 def _import(module: str) -> object:

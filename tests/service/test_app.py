@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from diabetes_risk_model.errors import ConfigurationError
-from diabetes_risk_model.service.app import create_service, describe_validation_error, load_configuration
+from diabetes_risk_model.service import ServiceSettings, create_service, load_configuration
+from diabetes_risk_model.service._errors import describe_validation_error
 from tests.service.conftest import (
     PARAMETERS_VERSION,
     Artifacts,
@@ -249,27 +250,78 @@ def test_importing_the_app_module_builds_nothing_and_a_missing_config_is_one_rea
     assert result.stdout.startswith("ConfigurationError cannot read service configuration")
 
 
-def test_docs_pages_only_when_the_configuration_turns_them_on(
+def test_docs_pages_are_on_by_default_and_off_with_docs_false(
     artifacts: Artifacts, tmp_path: Path, start_service
 ) -> None:
-    from diabetes_risk_model.service.app import ServiceSettings
-
     base = service_configuration(
         minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
     )
-    off = start_service(base)
-    assert off.get("/docs").status_code == 404 and off.get("/redoc").status_code == 404
-    assert off.get("/").json()["docs"] is None
-    on = start_service(ServiceSettings(**base.model_dump(), docs=True))
+    on = start_service(base)
     page = on.get("/docs")
     assert page.status_code == 200 and "swagger-ui" in page.text
-    assert on.get("/").json()["docs"] == "/docs"
+    redoc = on.get("/redoc")
+    assert redoc.status_code == 200 and "redoc" in redoc.text
+    for text in (page.text, redoc.text):
+        assert "http://" not in text and "https://" not in text, "a docs page names another host"
+    assert on.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+    assert on.get("/docs/static/redoc.standalone.js").status_code == 200
+    assert on.get("/docs/static/no-such-file.js").json()["type"] == "NotFound"
+    index = on.get("/").json()
+    assert (index["docs"], index["redoc"]) == ("/docs", "/redoc")
+
+    off = start_service(ServiceSettings(**base.model_dump(), docs=False))
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/docs/static/swagger-ui.css"):
+        assert off.get(path).status_code == 404, path
+    index = off.get("/").json()
+    assert (index["docs"], index["redoc"]) == (None, None)
     assert on.get("/openapi.json").status_code == 200 and off.get("/openapi.json").status_code == 200
 
 
 def test_a_docs_setting_in_yaml_is_read(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text("service_title: t\ndocs: true\nmodels: []\n")
-    assert load_configuration(config).docs is True
-    config.write_text("service_title: t\nmodels: []\n")
+    config.write_text("service_title: t\ndocs: false\nmodels: []\n")
     assert load_configuration(config).docs is False
+    config.write_text("service_title: t\nmodels: []\n")
+    assert load_configuration(config).docs is True
+
+
+# -- bodies that are not JSON ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        ("text/plain", "Content-Type 'text/plain'"),
+        ("application/x-www-form-urlencoded", "Content-Type 'application/x-www-form-urlencoded'"),
+        ("application/xml", "Content-Type 'application/xml'"),
+        (None, "A body without a Content-Type"),
+    ],
+)
+def test_a_body_that_is_not_json_answers_415_naming_the_accepted_type(
+    ready_client, content_type: str | None, named: str
+) -> None:
+    body = b'{"body_mass_index": 32, "general_health": "FAIR"}'
+    headers = {"content-type": content_type} if content_type else {}
+    request = ready_client.build_request("POST", PREDICT, content=body, headers=headers)
+    if "content-type" in request.headers and content_type is None:
+        del request.headers["content-type"]
+    assert request.headers.get("content-type") == content_type
+    response = ready_client.send(request)
+    assert response.status_code == 415, response.text
+    assert response.headers["accept"] == "application/json"
+    assert response.json() == {
+        "type": "UnsupportedMediaType",
+        "messages": [f"{named} is not supported; send the body as application/json."],
+    }
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "application/x+json"])
+def test_json_content_types_are_read(ready_client, content_type: str) -> None:
+    response = ready_client.post(PREDICT, content=b'{"body_mass_index": 32}', headers={"content-type": content_type})
+    assert response.status_code == 200, response.text
+
+
+def test_an_empty_text_body_is_a_missing_body_not_a_media_type_error(ready_client) -> None:
+    response = ready_client.post(PREDICT, content=b"", headers={"content-type": "text/plain"})
+    assert response.status_code == 400
+    assert response.json()["type"] == "ValidationError"

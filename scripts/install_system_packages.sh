@@ -3,7 +3,7 @@
 #   etcd-server                      the control plane's store (tests/kube; scripts/build_control_plane.sh)
 #   podman, buildah, runc, ...       building and running the service image (tests/kube/test_image.py)
 #   debootstrap                      the local stand-in base image where Docker Hub is unreachable
-#   chromium                         the headless browser that opens the service's /docs (tests/service/test_docs_browser.py);
+#   chromium                         the headless browser that opens the service's /docs (tests/service/test_docs.py);
 #                                    Debian's security archive replaces old builds, so the pin is the major version
 # Nothing is installed when every command is already there.
 set -euo pipefail

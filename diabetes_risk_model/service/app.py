@@ -55,7 +55,12 @@ DEFAULT_CONFIG_PATH = "configuration/rest_config.yaml"
 
 
 def declared_routes(settings: ServiceSettings, metrics: ServiceMetrics | None) -> list[BaseRoute]:
-    """Every route of the app but the prediction routes (added by each model as it loads)."""
+    """Every route of the app but the prediction routes (added by each model as it loads).
+
+    A group of routes joins the app as one more line of this list. Give route objects with their full paths
+    (``APIRoute``, or the ``.routes`` of an ``APIRouter(prefix=...)``), not an ``include_router`` prefix: the
+    metrics label a request with the path of the route the router matched.
+    """
     index = ServiceIndex(
         title=settings.service_title,
         version=settings.version,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from diabetes_risk_model.errors import ConfigurationError
-from diabetes_risk_model.service import ServiceSettings, create_service, load_configuration
+from diabetes_risk_model.service import create_service, load_configuration
 from diabetes_risk_model.service._errors import describe_validation_error
 from tests.service.conftest import (
     PARAMETERS_VERSION,
@@ -248,41 +248,6 @@ def test_importing_the_app_module_builds_nothing_and_a_missing_config_is_one_rea
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ConfigurationError cannot read service configuration")
-
-
-def test_docs_pages_are_on_by_default_and_off_with_docs_false(
-    artifacts: Artifacts, tmp_path: Path, start_service
-) -> None:
-    base = service_configuration(
-        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
-    )
-    on = start_service(base)
-    page = on.get("/docs")
-    assert page.status_code == 200 and "swagger-ui" in page.text
-    redoc = on.get("/redoc")
-    assert redoc.status_code == 200 and "redoc" in redoc.text
-    for text in (page.text, redoc.text):
-        assert "http://" not in text and "https://" not in text, "a docs page names another host"
-    assert on.get("/docs/static/swagger-ui-bundle.js").status_code == 200
-    assert on.get("/docs/static/redoc.standalone.js").status_code == 200
-    assert on.get("/docs/static/no-such-file.js").json()["type"] == "NotFound"
-    index = on.get("/").json()
-    assert (index["docs"], index["redoc"]) == ("/docs", "/redoc")
-
-    off = start_service(ServiceSettings(**base.model_dump(), docs=False))
-    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/docs/static/swagger-ui.css"):
-        assert off.get(path).status_code == 404, path
-    index = off.get("/").json()
-    assert (index["docs"], index["redoc"]) == (None, None)
-    assert on.get("/openapi.json").status_code == 200 and off.get("/openapi.json").status_code == 200
-
-
-def test_a_docs_setting_in_yaml_is_read(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("service_title: t\ndocs: false\nmodels: []\n")
-    assert load_configuration(config).docs is False
-    config.write_text("service_title: t\nmodels: []\n")
-    assert load_configuration(config).docs is True
 
 
 # -- bodies that are not JSON ---------------------------------------------------------------------

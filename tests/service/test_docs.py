@@ -1,7 +1,8 @@
-"""/docs and /redoc in a real headless browser: Debian's Chromium, driven by Playwright, against the live service.
+"""/docs and /redoc: on by default, off with ``docs: false``, and in a real headless browser.
 
-Every request the pages make is recorded (and any to another host is refused, so nothing leaves the machine
-even if a page tried): all of them must go to the service itself.
+The browser is Debian's Chromium, driven by Playwright, against the live service. Every request the pages make
+is recorded (and any to another host is refused, so nothing leaves the machine even if a page tried): all of
+them must go to the service itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from diabetes_risk_model.service import ServiceSettings, load_configuration
+from tests.service.conftest import Artifacts, local_store, service_configuration
 
 CHROMIUM = Path("/usr/bin/chromium")  # scripts/install_system_packages.sh installs it
 LAUNCH_FLAGS = [
@@ -27,6 +31,44 @@ LAUNCH_FLAGS = [
 README_BODY = {"body_mass_index": 32, "general_health": "FAIR", "age": "SIXTY_TO_SIXTY_FOUR", "income": "LESS_THAN_10K"}
 OPERATION_ID = "PredictionController_api_models_diabetes_risk_model_prediction_post"
 PREDICT_PATH = "/api/models/diabetes_risk_model/prediction"
+
+
+def test_docs_pages_are_on_by_default_and_off_with_docs_false(
+    artifacts: Artifacts, tmp_path: Path, start_service
+) -> None:
+    base = service_configuration(
+        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
+    )
+    on = start_service(base)
+    page = on.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    redoc = on.get("/redoc")
+    assert redoc.status_code == 200 and "redoc" in redoc.text
+    for text in (page.text, redoc.text):
+        assert "http://" not in text and "https://" not in text, "a docs page names another host"
+    assert on.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+    assert on.get("/docs/static/redoc.standalone.js").status_code == 200
+    assert on.get("/docs/static/no-such-file.js").json()["type"] == "NotFound"
+    index = on.get("/").json()
+    assert (index["docs"], index["redoc"]) == ("/docs", "/redoc")
+
+    off = start_service(ServiceSettings(**base.model_dump(), docs=False))
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/docs/static/swagger-ui.css"):
+        assert off.get(path).status_code == 404, path
+    index = off.get("/").json()
+    assert (index["docs"], index["redoc"]) == (None, None)
+    assert on.get("/openapi.json").status_code == 200 and off.get("/openapi.json").status_code == 200
+
+
+def test_a_docs_setting_in_yaml_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("service_title: t\ndocs: false\nmodels: []\n")
+    assert load_configuration(config).docs is False
+    config.write_text("service_title: t\nmodels: []\n")
+    assert load_configuration(config).docs is True
+
+
+# -- in a browser ------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture

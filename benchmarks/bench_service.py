@@ -20,9 +20,7 @@ What it does, all in one run on loopback (so ratios compare like with like):
    Metrics overhead: ours with ``metrics: enabled`` against ours without, both servers up side by side,
    ``--metrics-rounds`` rounds (default 3) at each level, each round ``--duration`` seconds per variant measured
    in alternating off/on slices (ABBA order, so a machine load that drifts weighs on both alike), same bodies;
-   prints each round's on/off request ratio and their mean (goal >= 0.95x at 1, 8 and 32 clients), then the
-   same comparison in process (ASGI calls into both apps, fastest batch of each), which a loaded machine
-   disturbs far less.
+   prints each round's on/off request ratio and their mean (goal >= 0.95x at 1, 8 and 32 clients).
 4. Soak: ``--soak`` seconds at ``--soak-clients`` clients against ours;
    reports errors and the server's RSS (first vs last 10 % of samples).
 5. Cold start: process spawn to ``/api/health/ready`` = 200, signed vs
@@ -388,53 +386,6 @@ def line(label: str, result: LoadResult) -> str:
     )
 
 
-def in_process_cost(configs: dict[str, Path], bodies: list[bytes], batch: int = 1000, batches: int = 30) -> None:
-    """The metrics' cost without the network or the other processes on the machine: ASGI calls into both apps.
-
-    Both apps (metrics off and on) are built in this process and called in alternating batches of *batch*
-    prediction requests; each variant's fastest batch counts, so a burst of machine load in one batch does not.
-    """
-    from diabetes_risk_model.service import create_service
-
-    apps = {"off": create_service(configs["ours"], True), "on": create_service(configs["metrics"], True)}
-    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
-
-    async def call(app: Any, body: bytes) -> None:
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "path": PREDICT_PATH, "raw_path": PREDICT_PATH.encode(), "root_path": "", "scheme": "http",
-            "query_string": b"", "headers": [*headers, (b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-        }  # fmt: skip
-        sent: list[Any] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await app(scope, receive, send)
-        assert sent[0]["status"] == 200, sent
-
-    async def measure() -> dict[str, float]:
-        best = {"off": float("inf"), "on": float("inf")}
-        for number in range(batches):
-            for variant in ("off", "on") if number % 2 == 0 else ("on", "off"):
-                started = time.perf_counter()
-                for index in range(batch):
-                    await call(apps[variant], bodies[index % len(bodies)])
-                best[variant] = min(best[variant], (time.perf_counter() - started) / batch)
-        return best
-
-    best = asyncio.run(measure())
-    print(
-        f"  in process: {best['off'] * 1e6:.0f} us per request off, {best['on'] * 1e6:.0f} us on "
-        f"(metrics cost {(best['on'] - best['off']) * 1e6:.1f} us); on/off throughput = "
-        f"{best['off'] / best['on']:.3f}x (fastest of {batches} alternating batches of {batch} each)"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,8,32", help="comma-separated concurrency levels (default 1,8,32)")
@@ -559,7 +510,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"  ratio     clients={clients:>3}  metrics on/off throughput = "
                     f"{overhead[clients]:.3f}x (mean of {len(rounds)} rounds; goal >= 0.95x)"
                 )
-            in_process_cost(configs, bodies)
 
             if args.soak > 0:
                 print(f"\nsoak: {args.soak:.0f} s at {args.soak_clients} clients against ours", flush=True)

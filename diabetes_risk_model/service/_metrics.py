@@ -1,10 +1,9 @@
 """Prometheus metrics for one app: HTTP requests by route and status, plus what loading the model reports.
 
-The ``metrics:`` setting is the engine's (``MetricsConfiguration``, prometheus-fastapi-instrumentator's
-options); this module implements it with a pure ASGI middleware on ``prometheus_client``, exposing the same
-series under the same names and labels as that instrumentator did, at a fraction of its per-request cost:
-the route template comes from the route the router itself matched (``scope["route"]``), and each
-(handler, method, status) series is looked up once and then reused.
+The ``metrics:`` setting is the engine's (``MetricsConfiguration``, the options of
+prometheus-fastapi-instrumentator); this module implements it with a pure ASGI middleware on ``prometheus_client``
+with that library's series (names, labels, buckets): the route template comes from the route the router itself
+matched (``scope["route"]``), and each (handler, method, status) series is looked up once and then reused.
 
 Everything lives in one :class:`prometheus_client.CollectorRegistry` per app (never the process-wide default
 registry), so apps built side by side in one process never collide. ``/metrics`` serves:

@@ -7,7 +7,7 @@ image's real one, run at build time (Dockerfile) and by anyone on a host:
     python -m diabetes_risk_model.service.runtime_check
 
 1. Import every module of the packages the service runs (service, prediction, signing, storage, unpickling), the ASGI
-   server with its fast loops, and the optional metrics middleware.
+   server with its fast loops, and the package that ships the /docs and /redoc assets.
 2. Import the module of every name in :mod:`diabetes_risk_model.unpickling` and resolve the name,
    so any pipeline the unpickler admits (every model family training can pick) finds its classes.
 
@@ -29,7 +29,7 @@ SERVICE_PACKAGES = (
     "diabetes_risk_model.storage",
     "diabetes_risk_model.unpickling",
 )
-SERVER_MODULES = ("uvicorn", "uvloop", "httptools", "prometheus_fastapi_instrumentator")
+SERVER_MODULES = ("uvicorn", "uvloop", "httptools", "fastapi_offline")
 
 
 def _import(module: str) -> object:

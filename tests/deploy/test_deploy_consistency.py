@@ -5,16 +5,15 @@ Each test names two places that must say the same thing; change one without the 
 
 from __future__ import annotations
 
-import inspect
 import posixpath
 import re
 from typing import Any
 
 import pytest
 import yaml
-from prometheus_fastapi_instrumentator import Instrumentator
 
 from diabetes_risk_model.config import placeholder_name
+from diabetes_risk_model.service import METRICS_PATH
 from tests.support.deploy import (
     KUBERNETES,
     cmd_port,
@@ -62,11 +61,9 @@ def model_settings() -> dict[str, Any]:
 
 
 def metrics_path() -> str:
-    """Where the app serves metrics: rest_model_service calls the instrumentator's expose() without an endpoint,
-    so it is expose()'s default (test_deploy_service_probes scrapes it in the real app)."""
-    endpoint = inspect.signature(Instrumentator.expose).parameters["endpoint"].default
-    assert isinstance(endpoint, str) and endpoint.startswith("/"), endpoint
-    return endpoint
+    """Where the app serves metrics (test_deploy_service_probes scrapes it in the real app)."""
+    assert METRICS_PATH.startswith("/"), METRICS_PATH
+    return METRICS_PATH
 
 
 def config_placeholders(value: Any) -> set[str]:
@@ -222,7 +219,7 @@ def test_every_config_placeholder_is_in_the_readme_environment_table(name: str) 
 def test_metrics_are_on_in_every_config_at_the_exporters_path(name: str) -> None:
     metrics = load_config(name).get("metrics")
     assert isinstance(metrics, dict) and metrics.get("enabled") is True, f"{name}: metrics are off"
-    # rest_model_service hands every other key to the instrumentator; none of them may move the endpoint.
+    # No key of the metrics setting may move the endpoint.
     assert not {"endpoint", "path"} & set(metrics), f"{name}: metrics path overridden"
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from diabetes_risk_model.errors import ConfigurationError
-from diabetes_risk_model.service.app import create_service, describe_validation_error, load_configuration
+from diabetes_risk_model.service import create_service, load_configuration
+from diabetes_risk_model.service._errors import describe_validation_error
 from tests.support.packages import PARAMETERS_VERSION, Artifacts, local_store, pin_environment, replaced_pickle_copy
 from tests.support.service import service_configuration, wait_for_startup
 
@@ -242,27 +243,43 @@ def test_importing_the_app_module_builds_nothing_and_a_missing_config_is_one_rea
     assert result.stdout.startswith("ConfigurationError cannot read service configuration")
 
 
-def test_docs_pages_only_when_the_configuration_turns_them_on(
-    artifacts: Artifacts, tmp_path: Path, start_service
+# -- bodies that are not JSON ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        ("text/plain", "Content-Type 'text/plain'"),
+        ("application/x-www-form-urlencoded", "Content-Type 'application/x-www-form-urlencoded'"),
+        ("application/xml", "Content-Type 'application/xml'"),
+        (None, "A body without a Content-Type"),
+    ],
+)
+def test_a_body_that_is_not_json_answers_415_naming_the_accepted_type(
+    ready_client, content_type: str | None, named: str
 ) -> None:
-    from diabetes_risk_model.service.app import ServiceSettings
+    body = b'{"body_mass_index": 32, "general_health": "FAIR"}'
+    headers = {"content-type": content_type} if content_type else {}
+    request = ready_client.build_request("POST", PREDICT, content=body, headers=headers)
+    if "content-type" in request.headers and content_type is None:
+        del request.headers["content-type"]
+    assert request.headers.get("content-type") == content_type
+    response = ready_client.send(request)
+    assert response.status_code == 415, response.text
+    assert response.headers["accept"] == "application/json"
+    assert response.json() == {
+        "type": "UnsupportedMediaType",
+        "messages": [f"{named} is not supported; send the body as application/json."],
+    }
 
-    base = service_configuration(
-        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
-    )
-    off = start_service(base)
-    assert off.get("/docs").status_code == 404 and off.get("/redoc").status_code == 404
-    assert off.get("/").json()["docs"] is None
-    on = start_service(ServiceSettings(**base.model_dump(), docs=True))
-    page = on.get("/docs")
-    assert page.status_code == 200 and "swagger-ui" in page.text
-    assert on.get("/").json()["docs"] == "/docs"
-    assert on.get("/openapi.json").status_code == 200 and off.get("/openapi.json").status_code == 200
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "application/x+json"])
+def test_json_content_types_are_read(ready_client, content_type: str) -> None:
+    response = ready_client.post(PREDICT, content=b'{"body_mass_index": 32}', headers={"content-type": content_type})
+    assert response.status_code == 200, response.text
 
 
-def test_a_docs_setting_in_yaml_is_read(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("service_title: t\ndocs: true\nmodels: []\n")
-    assert load_configuration(config).docs is True
-    config.write_text("service_title: t\nmodels: []\n")
-    assert load_configuration(config).docs is False
+def test_an_empty_text_body_is_a_missing_body_not_a_media_type_error(ready_client) -> None:
+    response = ready_client.post(PREDICT, content=b"", headers={"content-type": "text/plain"})
+    assert response.status_code == 400
+    assert response.json()["type"] == "ValidationError"

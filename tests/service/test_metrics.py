@@ -139,3 +139,68 @@ def test_metrics_off_means_no_route_and_apps_never_share_a_registry(
     after = {metric.name for metric in REGISTRY.collect()}
     assert after == before, "nothing of ours goes into prometheus_client's process-wide registry"
     assert not any(name.startswith(("model_", "http_request")) for name in after)
+
+
+def test_series_are_labelled_by_route_template_whatever_answered(
+    artifacts: Artifacts, tmp_path: Path, start_service
+) -> None:
+    configuration = service_configuration(
+        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
+    )
+    client = start_service(with_metrics(configuration))
+    assert client.get("/api/models/no_such_model/metadata").status_code == 404
+    assert client.get("/nowhere/at/all").status_code == 404
+    assert client.get(PREDICT).status_code == 405
+    assert client.get("/api/health/", follow_redirects=False).status_code == 307
+    assert client.get("/docs/static/swagger-ui.css").status_code == 200
+    client.get("/metrics")
+    families = scrape(client)
+    counted = {
+        (s.labels["handler"], s.labels["method"], s.labels["status"]): s.value
+        for s in families["http_requests"].samples
+        if s.name == "http_requests_total"
+    }
+    assert counted[("/api/models/{model_qualified_name}/metadata", "GET", "4xx")] == 1.0
+    assert counted[("none", "GET", "4xx")] == 1.0, "a path no route matches has no template"
+    assert counted[(PREDICT, "GET", "4xx")] == 1.0, "a 405 is the route's"
+    assert counted[("/api/health", "GET", "3xx")] == 1.0, "a slash redirect is named by the route it leads to"
+    assert counted[("/docs/static", "GET", "2xx")] == 1.0
+    assert counted[("/metrics", "GET", "2xx")] == 1.0
+    assert counted[("/api/health/startup", "GET", "2xx")] >= 1.0
+    assert "/nowhere/at/all" not in str(counted) and "no_such_model" not in str(counted)
+
+
+def test_status_grouping_exclusions_and_in_progress_follow_the_metrics_setting(
+    artifacts: Artifacts, tmp_path: Path, start_service
+) -> None:
+    configuration = service_configuration(
+        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
+    )
+    configuration.metrics = MetricsConfiguration(
+        enabled=True,
+        should_group_status_codes=False,
+        excluded_handlers=["^/api/health"],
+        should_instrument_requests_inprogress=True,
+    )
+    client = start_service(configuration)
+    assert client.post(PREDICT, json={"body_mass_index": 99}).status_code == 400
+    families = scrape(client)
+    handlers = {s.labels["handler"] for s in families["http_requests"].samples}
+    assert not any(handler.startswith("/api/health") for handler in handlers), handlers
+    assert [s.value for s in samples(families, "http_requests", "http_requests_total", handler=PREDICT)] == [1.0]
+    assert samples(families, "http_requests", "http_requests_total", handler=PREDICT, status="400")
+    (inprogress,) = families["http_requests_inprogress"].samples
+    assert inprogress.value == 1.0, "the scrape itself is in progress"
+
+
+def test_metrics_can_wait_for_an_environment_variable(
+    artifacts: Artifacts, tmp_path: Path, start_service, monkeypatch
+) -> None:
+    configuration = service_configuration(
+        minio_url=local_store(tmp_path / "store", artifacts.package), keyring_path=str(artifacts.keyring_file)
+    )
+    configuration.metrics = MetricsConfiguration(enabled=True, should_respect_env_var=True, env_var_name="DRM_METRICS")
+    monkeypatch.delenv("DRM_METRICS", raising=False)
+    assert start_service(configuration).get("/metrics").status_code == 404
+    monkeypatch.setenv("DRM_METRICS", "true")
+    assert start_service(configuration).get("/metrics").status_code == 200

@@ -5,7 +5,13 @@ Registered for the whole suite by ``tests/conftest.py`` (``pytest_plugins``).
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,7 @@ from rest_model_service.configuration import ServiceConfiguration
 
 from diabetes_risk_model.prediction.schemas import API_FEATURES
 from diabetes_risk_model.signing import Key, Keyring
+from tests.support.minio_server import free_port
 from tests.support.packages import (
     PACKAGE_SEQUENCE,
     PARAMETERS_VERSION,
@@ -26,7 +33,7 @@ from tests.support.packages import (
     signed_package,
     train_pipeline_on,
 )
-from tests.support.service import wait_for_startup
+from tests.support.service import REPO, wait_for_startup
 
 
 @pytest.fixture(scope="session")
@@ -71,18 +78,18 @@ def model_settings(artifacts: Artifacts, tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def start_service() -> Iterator[Callable[..., TestClient]]:
-    """Build our app for a configuration and return a client; waits for loading to finish at teardown.
+    """Build our app for a configuration, start it (its lifespan starts loading) and return a client.
 
-    Waiting matters: the engine keeps status in a process-wide singleton, and a
-    loader thread still running would report into the next test's app.
+    At teardown it waits for loading to finish before stopping the app, so no loader thread outlives its test.
     """
-    from diabetes_risk_model.service.app import create_service
+    from diabetes_risk_model.service import create_service
 
     clients: list[TestClient] = []
 
     def start(configuration: ServiceConfiguration, wait: bool = True) -> TestClient:
         app: FastAPI = create_service(configuration)
         client = TestClient(app)
+        client.__enter__()  # runs the lifespan, as uvicorn does
         clients.append(client)
         if wait:
             wait_for_startup(client)
@@ -91,4 +98,52 @@ def start_service() -> Iterator[Callable[..., TestClient]]:
     yield start
     for client in clients:
         wait_for_startup(client, timeout=300)
-        client.close()
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def live_service(artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """uvicorn running our app (metrics on, docs on by default) on loopback, as `make serve` runs it; yields its URL."""
+    workdir = tmp_path_factory.mktemp("live")
+    store = local_store(workdir / "store", artifacts.package)
+    config = {
+        "service_title": "Diabetes Risk Model Service",
+        "version": "0.1.0",
+        "metrics": {"enabled": True},
+        "models": [
+            {
+                "class_path": "diabetes_risk_model.prediction.model.DiabetesRiskModel",
+                "create_endpoint": True,
+                "configuration": {
+                    "model_parameters_version": PARAMETERS_VERSION,
+                    "minio_url": store,
+                    "keyring_path": str(artifacts.keyring_file),
+                    "storage_attempts": 1,
+                },
+            }
+        ],
+    }
+    (workdir / "config.json").write_text(json.dumps(config))  # JSON is YAML
+    port = free_port()
+    env = {**os.environ, "REST_CONFIG": str(workdir / "config.json"), "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "uvicorn", "diabetes_risk_model.service.app:app", "--port", str(port)]
+    log = (workdir / "uvicorn.log").open("wb")
+    process = subprocess.Popen([*argv, "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, (workdir / "uvicorn.log").read_text()
+            try:
+                with urllib.request.urlopen(f"{url}/api/health/ready", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the live service did not become ready"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

@@ -10,7 +10,7 @@
 #   DRM_TOOLS  cache root (default ~/.cache/drm-tools)
 #   NICE       prefix for the build commands (default "nice -n 19": the build is long and must not starve others)
 #
-# Measured on a shared 2-core machine: see README "Kubernetes, for real". Go caches: ~3.8 GB.
+# How tests/kube uses it: docs/development.md "Kubernetes in tests". Go caches: ~3.8 GB.
 set -euo pipefail
 
 K8S_VERSION="1.33.13"

@@ -1,8 +1,8 @@
 """The lock files pin every package by version and sha256 hash, and every installer insists on the hashes.
 
 The service unpickles what training pickled, so the service lock must carry the same pycaret, scikit-learn,
-numpy and pandas as the training lock. The locks are installed with ``--no-deps`` (see README
-"Development"), so a package pinned twice must be pinned alike.
+numpy and pandas as the training lock. The locks are installed with ``--no-deps`` (see docs/development.md,
+"Dependency locks"), so a package pinned twice must be pinned alike.
 """
 
 from __future__ import annotations

@@ -205,11 +205,13 @@ def test_every_shipped_config_pins_the_package_from_the_environment(name: str) -
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_every_config_placeholder_is_in_the_readme_environment_table(name: str) -> None:
-    readme = repo_file("README.md").read_text(encoding="utf-8")
-    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+def test_every_config_placeholder_is_in_the_environment_table(name: str) -> None:
+    reference = repo_file("docs/configuration.md").read_text(encoding="utf-8")
+    rows = [line for line in reference.splitlines() if line.startswith("| `")]
     for variable in sorted(config_placeholders(load_config(name))):
-        assert any(f"`{variable}`" in row.split("|")[1] for row in rows), f"README does not document {variable}"
+        assert any(f"`{variable}`" in row.split("|")[1] for row in rows), (
+            f"docs/configuration.md does not document {variable}"
+        )
 
 
 # -- metrics -------------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ For every estimator in the graph (wherever it is):
 * ``classes_`` (and LightGBM's ``_classes``) is 1-D, sorted, unique and equal to the training labels (0, 1);
 * ``feature_names_in_`` is a 1-D array of unique strings, subset of the known columns, ``n_features_in_`` long;
 * ensembles hold ``estimators_`` of their member class and declared length, and their trees read only
-  ``n_features_in_`` columns; a ``Booster``'s model string names the features its classifier was fitted on.
+  ``n_features_in_`` columns; a ``Booster``'s model string names the features its classifier (and the
+  feature selector holding it) was fitted on.
 
 Refusals are :class:`~diabetes_risk_model.errors.UnsafeModelState` naming the path and the rule.
 """
@@ -95,7 +96,7 @@ def _check_columns(values: Any, path: str, known: frozenset[str]) -> None:
     _require(set(values) <= known, path, "columns of the training data only")
 
 
-def _check_pipeline(root: Any, known: frozenset[str]) -> None:
+def _check_pipeline(root: Any, known: frozenset[str], boosters: dict[int, BoosterFacts]) -> None:
     steps: Any = root.__dict__.get("steps")
     ok = type(steps) is list and all(type(step) is tuple and len(step) == 2 for step in steps)
     _require(ok and len(steps) == len(STEPS) + 1, "model.steps", f"{len(STEPS) + 1} (name, step) pairs")
@@ -118,6 +119,11 @@ def _check_pipeline(root: Any, known: frozenset[str]) -> None:
         if name == "feature_selection":
             configured, fitted = inner.__dict__.get("estimator"), inner.__dict__.get("estimator_")
             _require(type(fitted) is type(configured), path + ".transformer.estimator_", "the configured class")
+            facts = boosters.get(id(fitted.__dict__.get("_Booster")))
+            names = inner.__dict__.get("feature_names_in_")
+            if facts is not None and names is not None:
+                ok = tuple(names.tolist()) == facts.feature_names
+                _require(ok, path + ".transformer.estimator_._Booster", "the features it was fitted on")
         if name == "remove_outliers":
             _require(_name(inner.__dict__.get("_estimator")) == "sklearn.ensemble._iforest.IsolationForest",
                      path + ".transformer._estimator", "an IsolationForest")  # fmt: skip
@@ -187,7 +193,7 @@ def check_wiring(root: Any, inventory: Inventory, boosters: dict[int, BoosterFac
     """Raise :class:`UnsafeModelState` unless the loaded graph is wired as training wires it (see above)."""
     known = known_columns()
     if _name(root) == "pycaret.internal.pipeline.Pipeline":
-        _check_pipeline(root, known)
+        _check_pipeline(root, known, boosters)
     for obj, node in inventory.instances:
         state = getattr(obj, "__dict__", None)
         if type(state) is not dict:

@@ -192,8 +192,10 @@ class RestrictedUnpickler(_PurePythonUnpickler):
         state, inst = self.stack.pop(), self.stack[-1]
         if self._fresh.pop(id(inst), None) is not inst:
             raise PickleRefused("pickle BUILDs state into an object it did not just create, or one already used")
-        if self._states.setdefault(id(state), state) is not state or state is inst:
-            raise PickleRefused("pickle applies one state object to more than one BUILD")
+        if type(state) in (dict, list, tuple) and state:  # containers are unique objects; () and None are not
+            if id(state) in self._states or state is inst:
+                raise PickleRefused("pickle applies one state object to more than one BUILD")
+            self._states[id(state)] = state
         if isinstance(state, dict) and any(state.get(key) is not None for key in CACHE_KEYS):
             raise PickleRefused("pickled state names a joblib cache (memory is not None)", field="memory")
         self._used(state.values() if type(state) is dict else state if type(state) is tuple else ())

@@ -15,14 +15,18 @@ if [[ -n "${MINIO_URL:-}" ]]; then
   : # the store is given; nothing to build
 elif [[ -x "$MINIO_BIN" ]] || command -v go >/dev/null 2>&1; then
   stamp "building MinIO in the background (log .run/minio-build.log)"
+  set -m  # the build gets its own process group, so stopping it stops `go` and its compilers too
   ( status=0; bash scripts/build_minio.sh > .run/minio-build.log 2>&1 || status=$?
     echo "$status" > "$build_status" ) &
   build_pid=$!
+  set +m
 else
   echo "==> no MinIO binary at $MINIO_BIN and no Go toolchain to build one: skipping the MinIO build"
 fi
-# A failed install or training leaves no build running behind it.
-trap '[[ -n "$build_pid" ]] && kill "$build_pid" 2>/dev/null; true' ERR INT TERM
+# A failed install, data check or training leaves no build running behind it.
+stop_build() { [[ -n "$build_pid" ]] && kill -TERM -- "-$build_pid" 2>/dev/null; true; }
+trap 'status=$?; ((status == 0)) || stop_build' EXIT
+trap 'exit 130' INT TERM
 
 stamp "installing the locked packages"
 "$MAKE" --no-print-directory install

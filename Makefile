@@ -58,14 +58,10 @@ deploy-tools: ## Build kubeconform and helm with go install and fetch offline sc
 
 # MinIO is built for `make run` only when it can be: a binary already at MINIO_BIN, or Go on PATH. Otherwise (or
 # with MINIO_URL set) nothing is built and run_local.py serves from the local directory store (or MINIO_URL).
+# The build runs in the background while the venv installs and the model trains (scripts/make_run.sh).
 .PHONY: run
-run: install ## End to end: key, fast training, sign, package, publish, serve, one prediction
-	@PYTHONPATH=$(CURDIR) $(PYTHON) -m diabetes_risk_model.training.preflight --no-package  # the data, before any build
-	@if [ -z "$${MINIO_URL:-}" ]; then \
-		if [ -x "$(MINIO_BIN)" ] || command -v go >/dev/null 2>&1; then bash scripts/build_minio.sh; \
-		else echo "==> no MinIO binary at $(MINIO_BIN) and no Go toolchain to build one: skipping the MinIO build"; fi; \
-	fi
-	@$(PYTHON) scripts/run_local.py --keys-dir $(KEYS_DIR)
+run: ## End to end: key, fast training, sign, package, publish, serve, one prediction
+	@MAKE="$(MAKE)" PYTHON=$(PYTHON) KEYS_DIR=$(KEYS_DIR) bash scripts/make_run.sh
 
 .PHONY: stop
 stop: ## Stop the service and MinIO that `make run` started

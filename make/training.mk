@@ -5,6 +5,7 @@
 #   make train TRAIN_ARGS="--fast --no-upload"
 #   make reproduce                   # the full notebook, headless, then its compare/tune tables and wall time
 #   make reproduce NOTEBOOK_ARGS="-p mode fast"
+#   make notebook                    # JupyterLab on 127.0.0.1:$(NOTEBOOK_PORT) with the project's kernel
 #
 # Environment: DIABETES_DATA (the CSV; else data/... or Kaggle), MODEL_KEYRING (the signing keyring;
 # unset: the development keyring $(KEYS_DIR)/signing_keyring.json that `make run`/`make keygen` made, if any),
@@ -13,13 +14,23 @@
 # Each target checks everything it will need (data, key, store, notebook tools) before it starts: training's CLI
 # itself, and training.preflight before papermill. A missing piece fails in seconds, never after training.
 
-PYTHON ?= .venv/bin/python
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
 TRAIN_OUTPUT ?= output/training
 TRAIN_ARGS ?=
 NOTEBOOK ?= notebooks/diabetes_risk_model_training.ipynb
 NOTEBOOK_OUTPUT ?= output/notebook
 NOTEBOOK_ARGS ?=
 NOTEBOOK_EXECUTED = $(NOTEBOOK_OUTPUT)/diabetes_risk_model_training.executed.ipynb
+NOTEBOOK_PORT ?= 8888
+NOTEBOOK_DIR ?= $(CURDIR)
+# The project's kernel: ipykernel from the venv, registered under the venv (never in the user's home); the
+# server looks in the venv first (JUPYTER_PATH), so a `python3` kernel in the home does not shadow the venv's.
+KERNEL_NAME = diabetes-risk-model
+KERNEL_SPEC = $(VENV)/share/jupyter/kernels/$(KERNEL_NAME)/kernel.json
+# Jupyter refuses to run as root unless told; root is the usual user in a container.
+# A kernel runs in its notebook's folder: a relative DIABETES_DATA, or the data/ CSV, is handed over absolute.
+NOTEBOOK_DATA = $(if $(DIABETES_DATA),$(abspath $(DIABETES_DATA)),$(abspath $(wildcard data/diabetes_binary_5050split_health_indicators_BRFSS2015.csv)))
 KEYS_DIR ?= .keys
 DEV_KEYRING = $(KEYS_DIR)/signing_keyring.json
 # MODEL_KEYRING=<the development keyring> when the environment names no signing key and `make run` made one.
@@ -35,7 +46,7 @@ train-fast: ## Fast CI-mode training into TRAIN_OUTPUT, packaged but not uploade
 	$(SIGNING_ENV) MPLBACKEND=Agg PYTHONPATH=. $(PYTHON) -m diabetes_risk_model.training --fast --no-upload --output $(TRAIN_OUTPUT)
 
 .PHONY: reproduce
-reproduce: ## Run the full notebook headless (papermill) on the real data; print compare/tune tables and wall time
+reproduce: ## Run the full notebook headless (papermill) on the real data, render it as HTML; print tables and wall time
 	@$(PREFLIGHT) --notebook $(NOTEBOOK) $(if $(MINIO_URL),,--no-upload)
 	@mkdir -p $(NOTEBOOK_OUTPUT)
 	@start=$$(date +%s) && \
@@ -44,8 +55,23 @@ reproduce: ## Run the full notebook headless (papermill) on the real data; print
 		$(if $(MINIO_URL),,-p upload False) $(NOTEBOOK_ARGS) --log-output --no-progress-bar && \
 	end=$$(date +%s) && \
 	echo "executed notebook: $(NOTEBOOK_EXECUTED)" && \
+	PYTHONPATH=. $(PYTHON) -m diabetes_risk_model.training.html $(NOTEBOOK_EXECUTED) && \
 	PYTHONPATH=. $(PYTHON) -m diabetes_risk_model.training.summary $(NOTEBOOK_OUTPUT)/artifacts/metrics.json \
 		--wall-time $$((end - start))
+
+$(KERNEL_SPEC):
+	@$(realpath $(VENV))/bin/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python 3 (diabetes-risk-model)" >/dev/null
+	@echo "registered the kernel $(KERNEL_NAME) ($(PYTHON)) in $(dir $(KERNEL_SPEC))"
+
+.PHONY: notebook
+notebook: $(KERNEL_SPEC) ## JupyterLab on 127.0.0.1:NOTEBOOK_PORT (default 8888) with the project's kernel; prints the URL
+	@token=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))') && \
+	echo "JupyterLab: http://127.0.0.1:$(NOTEBOOK_PORT)/lab?token=$$token  (kernel $(KERNEL_NAME); Ctrl-C stops it)" && \
+	$(SIGNING_ENV) $(if $(NOTEBOOK_DATA),DIABETES_DATA=$(NOTEBOOK_DATA)) PYTHONPATH=$(CURDIR) JUPYTER_TOKEN=$$token \
+	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter \
+	exec $(PYTHON) -m jupyterlab --no-browser --ip=127.0.0.1 --port=$(NOTEBOOK_PORT) --ServerApp.port_retries=0 \
+		--ServerApp.root_dir=$(NOTEBOOK_DIR) --MappingKernelManager.default_kernel_name=$(KERNEL_NAME) \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: test-training
 test-training: ## Training tests only: data, renames, metrics, packaging, and the fast notebook against real MinIO

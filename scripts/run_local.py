@@ -2,10 +2,11 @@
 """`make run`: the whole product on one machine, from nothing to a served prediction.
 
 1. a development ECDSA P-256 keyring in .keys/ (git-ignored; private ring 0600, public ring for the service)
-2. a model store: $MINIO_URL if set; else a real MinIO built from source, started on loopback by the test
-   suite's MinIO runner (tests/support/minio_server.py: one runner for both); else (no Go toolchain) a local
-   directory store
-3. fast training on the real data ($DIABETES_DATA, else data/<the CSV>, else Kaggle), signed and packaged
+2. fast training on the real data ($DIABETES_DATA, else data/<the CSV>, else Kaggle), signed and packaged
+3. a model store: $MINIO_URL if set; else a real MinIO built from source (by scripts/make_run.sh, in the
+   background while the venv installs and the model trains; --minio-build-status names the file its exit
+   status lands in), started on loopback by the test suite's MinIO runner (tests/support/minio_server.py: one
+   runner for both); else (no Go toolchain) a local directory store
 4. the package published to the store: one line `published <object> sequence=<n> sha256=<hex>`
 5. the service started on 127.0.0.1 (uvicorn, docker_rest_config.yaml, public keys only), pinned to that
    package: MODEL_PACKAGE_SHA256 and MODEL_MIN_SEQUENCE in its environment
@@ -45,7 +46,34 @@ EXAMPLE_INPUT = {
 
 
 def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
+    print(f"==> [{time.strftime('%H:%M:%S', time.gmtime())}] {message}", flush=True)
+
+
+def wait_for_build(status_file: Path) -> None:
+    """Wait until the background MinIO build has written its exit status; fail with its log if it failed."""
+    if not status_file.exists():
+        say("waiting for the MinIO build to finish (log .run/minio-build.log)")
+    while not status_file.exists():
+        time.sleep(1)
+    log = RUN_DIR / "minio-build.log"
+    if status_file.read_text().strip() != "0":
+        tail = log.read_text(errors="replace").splitlines()[-20:] if log.is_file() else []
+        print("\n".join(tail), file=sys.stderr)
+        raise SystemExit(f"error: building MinIO failed (see {log})")
+    say(f"MinIO build finished ({log.read_text().strip().splitlines()[-1] if log.is_file() else 'no log'})")
+
+
+def served_urls(url: str) -> list[str]:
+    """The human-facing pages the running service answers 200 on (its settings may turn some off)."""
+    found = []
+    for path in ("/docs", "/redoc", "/metrics", "/v2"):
+        try:
+            with urllib.request.urlopen(f"{url}{path}", timeout=5) as response:
+                if response.status == 200:
+                    found.append(f"{url}{path}")
+        except (urllib.error.URLError, OSError):
+            pass
+    return found
 
 
 def ensure_keys(keys_dir: Path) -> tuple[Path, Path]:
@@ -144,6 +172,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys-dir", type=Path, default=REPO / ".keys")
     parser.add_argument("--only-keys", action="store_true", help="generate the development keyring and stop")
+    parser.add_argument("--minio-build-status", type=Path, help="file the background MinIO build writes its status to")
     parser.add_argument("--port", type=int, default=int(os.environ.get("SERVICE_PORT", "8000")))
     args = parser.parse_args()
     keys_dir = args.keys_dir if args.keys_dir.is_absolute() else REPO / args.keys_dir
@@ -157,10 +186,12 @@ def main() -> int:
     pids: list[int] = []
     env = dict(os.environ)
     env.setdefault("MPLBACKEND", "Agg")
-    start_store(env, pids)
 
     package = train({**env, "MODEL_KEYRING": str(private_ring)}, REPO / "artifacts")
     say(f"built {package.relative_to(REPO)}")
+    if args.minio_build_status is not None:
+        wait_for_build(args.minio_build_status)
+    start_store(env, pids)
 
     from diabetes_risk_model.signing import Keyring
     from diabetes_risk_model.storage import published_line, store_from_env
@@ -214,7 +245,9 @@ def main() -> int:
     with urllib.request.urlopen(request, timeout=10) as response:
         answer = response.read().decode()
     print(f"\nPOST {endpoint}\n{json.dumps(EXAMPLE_INPUT, indent=2)}\n\n{response.status}\n{answer}\n")
-    say(f"the service is running at {url} (docs at {url}/docs, version {__version__}); stop it with `make stop`")
+    pages = ", ".join(served_urls(url))
+    listed = f" ({pages})" if pages else ""
+    say(f"the service {__version__} is running at {url}{listed}; stop it with `make stop`")
     return 0
 
 

@@ -3,13 +3,13 @@
 One test on purpose (it trains the real fast model once, which takes minutes), checking:
 
 - without Go on PATH and without a MinIO binary, `make run` skips the MinIO build and serves from the local
-  directory store, as the README says (issue 10, item 3);
+  directory store, as the README says;
 - publishing prints `published <object> sequence=<n> sha256=<hex>`, and the service it starts is pinned to
   exactly that package (MODEL_PACKAGE_SHA256, MODEL_MIN_SEQUENCE in its environment);
 - the fast model it serves selected the API's four inputs, and `general_health` alone changes at least one
-  answer over the API's whole input space (issue 10, item 2);
-- `make stop` stops it, and `git status` is clean afterwards: everything `make run` wrote is git-ignored
-  (issue 11, item 5).
+  answer over the API's whole input space;
+- its closing line lists only pages the running service answers 200 on;
+- `make stop` stops it, and `git status` is clean afterwards: everything `make run` wrote is git-ignored.
 """
 
 from __future__ import annotations
@@ -161,6 +161,13 @@ def test_make_run_without_go_then_make_stop_leaves_git_clean(diabetes_csv: Path,
         assert service_env["MODEL_MIN_SEQUENCE"] == published[0]["sequence"]
         assert "PARAMETERS_SIGNING_KEY" not in service_env
         assert '"diabetes_risk"' in run.stdout  # the one prediction's answer was printed
+        closing = re.search(rf"is running at http://127\.0\.0\.1:{port} \((?P<pages>[^)]*)\)", run.stdout)
+        assert closing is not None, run.stdout[-1000:]
+        pages = closing["pages"].split(", ")
+        assert f"http://127.0.0.1:{port}/docs" in pages
+        for page in pages:
+            with urllib.request.urlopen(page, timeout=10) as response:
+                assert response.status == 200, page
 
         # The fast model uses the API's four inputs, and general_health matters.
         public = Keyring.load(repo / ".keys" / "public_keyring.json")

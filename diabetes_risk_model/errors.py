@@ -241,6 +241,19 @@ class UnsafeModelState(VerificationError):
         self.rule = rule
 
 
+class UnsafeModel(VerificationError):
+    """Loading the model in the sandbox crashed, hung, hit a limit or answered malformed output.
+
+    ``limit`` is the limit reached (``memory``, ``cpu``, ``wall-clock``, ``output``) or empty; ``signal`` the
+    signal that ended the child, if one did.
+    """
+
+    def __init__(self, message: str, *, limit: str, **context: Any) -> None:
+        super().__init__(f"model refused by the sandbox: {message}", limit=limit, **context)
+        self.limit = limit
+        self.signal: str | None = context.get("signal")
+
+
 # -- prediction --------------------------------------------------------------
 
 

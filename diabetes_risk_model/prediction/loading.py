@@ -11,7 +11,9 @@
    binding the package to this model's name, version, parameters version and ``min_sequence``
    (:class:`Rollback` below it).
 4. **Unpickle** exactly the verified bytes (:attr:`VerifiedPackage.model_bytes`) through
-   :func:`unpickling.restricted_loads`.
+   :func:`unpickling.restricted_loads`: with ``precompute: true`` (the default) in the sandbox
+   (:mod:`.sandbox`), a confined child that also answers every input and returns only the answers; with
+   ``precompute: false`` in this process, outside the sandbox's protection.
 5. **Feature check.** The pipeline's selected features must be exactly the API's inputs
    (:mod:`.features`); ``feature_check: warn`` logs instead of refusing.
 
@@ -28,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from diabetes_risk_model.errors import (
     BindingMismatch,
     ConfigurationError,
@@ -36,9 +40,10 @@ from diabetes_risk_model.errors import (
     VerificationError,
 )
 from diabetes_risk_model.files import sha256_file
-from diabetes_risk_model.prediction.features import feature_mismatch
+from diabetes_risk_model.prediction.features import feature_mismatch, selected_features
 from diabetes_risk_model.prediction.metrics import LoadMetrics
 from diabetes_risk_model.prediction.retry import download_with_retries
+from diabetes_risk_model.prediction.sandbox import answer_in_sandbox
 from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
 from diabetes_risk_model.signing import CertificateTrust, Expectation, Keyring, VerifiedPackage, verify_package
 from diabetes_risk_model.storage import open_store
@@ -74,15 +79,17 @@ def verification_keyring(settings: ModelSettings) -> Keyring | CertificateTrust:
 
 @dataclass(frozen=True)
 class LoadedPackage:
-    """What a successful load yields: the pipeline, the verified manifest, and the package file's digest."""
+    """What a successful load yields: the answers (``codes``, from the sandbox) or, with ``precompute: false``,
+    the unpickled pipeline; the verified manifest; and the package file's digest."""
 
     pipeline: Any
+    codes: np.ndarray | None
     manifest: Any
     sha256: str
 
 
 class PackageLoader:
-    """Fetch → pin check → verify → unpickle → feature check, for one object in one store."""
+    """Fetch → pin check → verify → unpickle and answer (in the sandbox) → feature check, for one object."""
 
     def __init__(self, settings: ModelSettings, object_name: str, expect: Expectation, metrics: LoadMetrics) -> None:
         self.settings = settings
@@ -101,14 +108,21 @@ class PackageLoader:
             except VerificationError as exc:
                 self.refused(exc, "nothing was unpickled")
                 raise
+        assert verified.model_bytes is not None  # verify_package captures it by default
+        pipeline, codes = None, None
         try:
-            pipeline = self.unpickle(verified)  # 4
-            self.check_features(pipeline)  # 5
+            if self.settings.precompute:  # 4. unpickle and answer every input in the sandbox
+                answer = answer_in_sandbox(verified.model_bytes)
+                codes = answer.codes
+                self.check_features(answer.features)  # 5
+            else:  # 4. unpickle in this process, for per-call predictions
+                pipeline = restricted_loads(verified.model_bytes)
+                self.check_features(selected_features(pipeline))  # 5
         except VerificationError as exc:
             self.refused(exc, "after verification")
             raise
         self.metrics.outcome("ok")
-        return LoadedPackage(pipeline, verified.manifest, digest)
+        return LoadedPackage(pipeline, codes, verified.manifest, digest)
 
     def refused(self, exc: VerificationError, stage: str) -> None:
         self.metrics.outcome(type(exc).__name__)
@@ -161,14 +175,9 @@ class PackageLoader:
         )
         return verified
 
-    def unpickle(self, verified: VerifiedPackage) -> Any:
-        """4. Exactly the verified bytes, through the restricted unpickler."""
-        assert verified.model_bytes is not None  # verify_package captures it by default
-        return restricted_loads(verified.model_bytes)
-
-    def check_features(self, pipeline: Any) -> None:
+    def check_features(self, selected: list[str]) -> None:
         """5. The selected features are the API's inputs (or only a warning, with ``feature_check: warn``)."""
-        mismatch = feature_mismatch(pipeline)
+        mismatch = feature_mismatch(selected)
         if mismatch is None:
             return
         if self.settings.feature_check == "warn":

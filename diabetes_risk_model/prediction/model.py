@@ -91,8 +91,7 @@ class DiabetesRiskModel(MLModel):
         )
         started = time.monotonic()
         loaded = PackageLoader(self.settings, self.object_name, expect, self.metrics).load()
-        self._pipeline = loaded.pipeline
-        self._answers = AnswerTable(loaded.pipeline, precompute=self.settings.precompute)
+        self._answers = AnswerTable(loaded.pipeline, precompute=self.settings.precompute, codes=loaded.codes)
         elapsed = time.monotonic() - started
         self.package = loaded
         self._report(loaded, elapsed)
@@ -138,11 +137,6 @@ class DiabetesRiskModel(MLModel):
     def predict_batch(self, keys: Any) -> list[str]:
         """The :class:`DiabetesRisk` values for an ``(n, 4)`` array of table keys (NaN = missing), row for row."""
         return self._answers.answer_batch(keys)
-
-    @property
-    def pipeline(self) -> Any:
-        """The verified, unpickled pipeline."""
-        return self._pipeline
 
 
 __all__ = ["DiabetesRiskModel"]

@@ -10,6 +10,7 @@ For a pycaret ``Pipeline`` root:
 
 For every estimator in the graph (wherever it is):
 
+* its state holds every parameter of its class's constructor (scikit-learn's methods read them all);
 * ``classes_`` (and LightGBM's ``_classes``) is 1-D, sorted, unique and equal to the training labels (0, 1);
 * ``feature_names_in_`` is a 1-D array of unique strings, subset of the known columns, ``n_features_in_`` long;
 * ensembles hold ``estimators_`` of their member class and declared length, and their trees read only
@@ -176,6 +177,19 @@ def _check_members(obj: Any, state: dict[str, Any], path: str) -> None:
             _require(tree is not None and tree.n_features == width, f"{path}.estimators_[{index}].tree_", "width")
 
 
+_UNSTORED_PARAMETERS = {"pycaret.internal.pipeline.Pipeline": {"memory"}}  # pycaret keeps it as `_memory`
+
+
+def _check_parameters(obj: Any, state: dict[str, Any], path: str) -> None:
+    """An estimator holds every parameter of its constructor, as scikit-learn's conventions (and methods) need."""
+    from sklearn.base import BaseEstimator
+
+    if isinstance(obj, BaseEstimator):
+        expected = set(type(obj)._get_param_names()) - _UNSTORED_PARAMETERS.get(_name(obj), set())
+        missing = sorted(expected - state.keys())
+        _require(not missing, path, f"every constructor parameter set (missing {', '.join(missing)})")
+
+
 def _check_booster(state: dict[str, Any], path: str, boosters: dict[int, BoosterFacts]) -> None:
     booster = state.get("_Booster")
     if booster is None:
@@ -199,6 +213,7 @@ def check_wiring(root: Any, inventory: Inventory, boosters: dict[int, BoosterFac
         if type(state) is not dict:
             continue
         path = inventory.path(node)
+        _check_parameters(obj, state, path)
         for field in ("classes_", "_classes"):
             if state.get(field) is not None:
                 _check_labels(state[field], f"{path}.{field}")

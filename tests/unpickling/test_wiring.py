@@ -1,6 +1,7 @@
 """A signed pipeline wired differently from what training produces (reversed labels, a step of a foreign
 class, a selector whose fitted estimator is not its configured one, unknown or duplicate columns, feature
-names that are not strings, an ensemble of the wrong length) is refused, naming the path and the rule."""
+names that are not strings, an ensemble of the wrong length, an estimator without one of its parameters) is
+refused, naming the path and the rule."""
 
 from __future__ import annotations
 
@@ -61,6 +62,10 @@ def _final_step_family(p: Any) -> None:
     p.steps[-1] = ("actual_estimator", copy.deepcopy(p.steps[3][1].transformer._estimator))
 
 
+def _member_without_parameter(p: Any) -> None:
+    del _estimator(p).estimators_[0, 0].__dict__["monotonic_cst"]  # prediction would fail with AttributeError
+
+
 ATTACKS: dict[str, tuple[Callable[[Any], None], str, str]] = {
     "reversed-classes": (_reverse_classes, "model.steps[6][1].classes_", "sorted, unique"),
     "duplicate-classes": (_duplicate_classes, "model.steps[6][1].classes_", "sorted, unique"),
@@ -72,6 +77,7 @@ ATTACKS: dict[str, tuple[Callable[[Any], None], str, str]] = {
     "feature-names-not-strings": (_feature_names_not_strings, "model.steps[6][1].feature_names_in_", "strings"),
     "short-ensemble": (_short_ensemble, "model.steps[6][1].estimators_", "shape"),
     "foreign-final-family": (_final_step_family, "model.steps[6]", "estimator family"),
+    "member-without-parameter": (_member_without_parameter, "model.steps[6][1].estimators_[]", "monotonic_cst"),
 }
 
 

@@ -3,7 +3,8 @@
 Run by :func:`diabetes_risk_model.prediction.sandbox.answer_in_sandbox` as ``python -s -m
 diabetes_risk_model.prediction._sandbox_child MEMORY_BYTES CPU_SECONDS``; never by hand. In order:
 
-1. limits on itself: address space, CPU time, no core file, no file larger than 0 bytes;
+1. limits on itself: first in line for the kernel's out-of-memory killer, address space, CPU time, no core
+   file, no file larger than 0 bytes;
 2. the model bytes from stdin, to EOF;
 3. every module the unpickling allow-list names is imported, so nothing needs a writable file afterwards;
 4. the seccomp filter (:mod:`._seccomp`): no socket, no process, no file opened for writing, no new
@@ -26,6 +27,11 @@ from typing import Any
 
 
 def _limit(memory: int, cpu_seconds: int) -> None:
+    try:  # if the pod's memory runs out, the kernel kills this child, not the service
+        with open("/proc/self/oom_score_adj", "w") as adjust:
+            adjust.write("1000")
+    except OSError:  # a kernel without it: the address-space limit below still bounds the child
+        pass
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))  # SIGXCPU, then SIGKILL
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

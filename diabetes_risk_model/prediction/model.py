@@ -138,5 +138,10 @@ class DiabetesRiskModel(MLModel):
         """The :class:`DiabetesRisk` values for an ``(n, 4)`` array of table keys (NaN = missing), row for row."""
         return self._answers.answer_batch(keys)
 
+    @property
+    def pipeline(self) -> Any:
+        """The unpickled pipeline with ``precompute: false``; ``None`` when it was loaded in the sandbox."""
+        return self.package.pipeline
+
 
 __all__ = ["DiabetesRiskModel"]

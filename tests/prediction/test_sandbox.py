@@ -20,8 +20,9 @@ from diabetes_risk_model.prediction.features import selected_features
 from diabetes_risk_model.prediction.sandbox import SandboxLimits, answer_in_sandbox, run_child
 from diabetes_risk_model.prediction.table import TABLE_SIZE, answer_codes
 from diabetes_risk_model.signing import Keyring
-from tests.support.forge import signed_model_bytes, with_model_string, with_tree_state
+from tests.support.forge import signed_model_bytes, with_kd_tree_state, with_model_string, with_tree_state
 from tests.support.signing import keyring, new_key, other_key, retired_key, verify_ring  # noqa: F401 - fixtures
+from tests.unpickling.test_state_kd_tree import ATTACKS as KD_TREE_ATTACKS
 from tests.unpickling.test_state_lightgbm import CONTROLS as BOOSTER_ATTACKS
 from tests.unpickling.test_state_tree import ATTACKS as TREE_ATTACKS
 
@@ -41,6 +42,7 @@ def _attacks(pipeline: Any) -> dict[str, bytes]:
         "tree-cycle": with_tree_state(pipeline, TREE_ATTACKS["cycle"][0]),
         "booster-tree-sizes": with_model_string(pipeline, BOOSTER_ATTACKS["tree-sizes"]),
         "booster-split-feature": with_model_string(pipeline, BOOSTER_ATTACKS["split-feature-far-out-of-range"]),
+        "kd-tree-index-out-of-range": with_kd_tree_state(pipeline, KD_TREE_ATTACKS["index-out-of-range"][0]),
     }
 
 
@@ -49,6 +51,7 @@ HARM = {  # what each attack does to the confined child without the Python check
     "tree-cycle": {"cpu", "wall-clock"},
     "booster-tree-sizes": {"SIGABRT", "SIGSEGV", "SIGBUS"},
     "booster-split-feature": {"SIGABRT", "SIGSEGV", "SIGBUS"},
+    "kd-tree-index-out-of-range": {"SIGSEGV", "SIGBUS"},
 }
 
 
@@ -140,6 +143,16 @@ def test_the_filter_denies_sockets_processes_and_writable_files(tmp_path: Any) -
         "kill-parent": "PermissionError",
     }, result.stderr[-500:]
     assert not (tmp_path / "written").exists()
+
+
+def test_the_child_is_first_in_line_for_the_out_of_memory_killer_and_has_its_limits() -> None:
+    code = (
+        "import resource; from diabetes_risk_model.prediction._sandbox_child import _limit; _limit(2**33, 7); "
+        "print(open('/proc/self/oom_score_adj').read().strip(), resource.getrlimit(resource.RLIMIT_AS)[0], "
+        "resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["1000", str(2**33), "7", "0"], result.stderr[-500:]
 
 
 def test_the_child_gets_no_credential_of_the_service(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,6 +67,33 @@ def with_tree_state(pipeline: Any, mutate: Callable[[dict[str, Any]], None], pro
     return forge(pipeline, replace, protocol)
 
 
+def with_kd_tree_state(pipeline: Any, mutate: Callable[[list[Any]], None], protocol: int = 5) -> bytes:
+    """A copy of *pipeline* whose final step is a fitted k-nearest-neighbours classifier on a ``KDTree`` (a model
+    training's comparison can pick), pickled with the tree's 13-tuple state changed by *mutate* (on a list whose
+    index arrays are copies)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.neighbors import KNeighborsClassifier
+
+    clone = copy.deepcopy(pipeline)
+    name, final = clone.steps[-1]
+    columns = list(final.feature_names_in_)
+    rows = np.random.default_rng(0).normal(size=(64, len(columns)))
+    knn = KNeighborsClassifier(n_neighbors=3, algorithm="kd_tree", leaf_size=4)
+    clone.steps[-1] = (name, knn.fit(pd.DataFrame(rows, columns=columns), np.arange(64) % 2))
+    target = knn._tree
+
+    def replace(obj: Any) -> Any:
+        if obj is not target:
+            return None
+        cls, args, state = obj.__reduce__()
+        state = [part.copy() if isinstance(part, np.ndarray) else part for part in state]
+        mutate(state)
+        return (cls, args, tuple(state))
+
+    return forge(clone, replace, protocol)
+
+
 def selector_booster(pipeline: Any) -> Any:
     """The LightGBM ``Booster`` the feature-selection step fitted."""
     return pipeline.steps[-2][1].transformer.estimator_._Booster

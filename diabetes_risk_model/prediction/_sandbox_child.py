@@ -1,12 +1,13 @@
 """The sandbox's child: unpickle verified model bytes and answer the whole input space, confined.
 
-Run by :func:`diabetes_risk_model.prediction.sandbox.answer_in_sandbox` as ``python -s -m
+Run by :class:`diabetes_risk_model.prediction.sandbox.Sandbox` as ``python -s -m
 diabetes_risk_model.prediction._sandbox_child MEMORY_BYTES CPU_SECONDS``; never by hand. In order:
 
 1. limits on itself: first in line for the kernel's out-of-memory killer, address space, CPU time, no core
    file, no file larger than 0 bytes;
-2. the model bytes from stdin, to EOF;
-3. every module the unpickling allow-list names is imported, so nothing needs a writable file afterwards;
+2. every module the unpickling allow-list names is imported, so nothing needs a writable file afterwards
+   (before any model byte exists: the parent starts the child while it fetches and verifies);
+3. the model bytes from stdin, to EOF;
 4. the seccomp filter (:mod:`._seccomp`): no socket, no process, no file opened for writing, no new
    privileges, only the system calls unpickling and prediction make;
 5. restricted unpickling (every Python check of :mod:`diabetes_risk_model.unpickling`), the selected features,
@@ -69,8 +70,8 @@ def _answer(data: bytes) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     memory, cpu_seconds = int(argv[0]), int(argv[1])
     _limit(memory, cpu_seconds)
-    data = sys.stdin.buffer.read()
     _preload()
+    data = sys.stdin.buffer.read()
     from diabetes_risk_model.prediction._seccomp import confine
 
     confine()

@@ -24,6 +24,7 @@ removed either way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.features import feature_mismatch, selected_features
 from diabetes_risk_model.prediction.metrics import LoadMetrics
 from diabetes_risk_model.prediction.retry import download_with_retries
-from diabetes_risk_model.prediction.sandbox import answer_in_sandbox
+from diabetes_risk_model.prediction.sandbox import Sandbox
 from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
 from diabetes_risk_model.signing import CertificateTrust, Expectation, Keyring, VerifiedPackage, verify_package
 from diabetes_risk_model.storage import open_store
@@ -99,20 +100,25 @@ class PackageLoader:
         self.where = f"{redact_url(settings.store_url)}/{settings.model_files_bucket}/{object_name}"
 
     def load(self) -> LoadedPackage:
+        # with precompute, the sandbox starts now: its imports overlap steps 0-3, and it is killed on a refusal
+        with Sandbox() if self.settings.precompute else contextlib.nullcontext() as sandbox:
+            return self._load(sandbox)
+
+    def _load(self, sandbox: Sandbox | None) -> LoadedPackage:
         keyring = verification_keyring(self.settings)  # 0
         with tempfile.TemporaryDirectory(prefix="drm-package-") as tmp:
             package = self.fetch(Path(tmp) / self.object_name)  # 1
             try:
                 digest = self.check_pin(package)  # 2
-                verified = self.verify(package, keyring)  # 3
+                verified = self.verify(package, keyring, digest)  # 3
             except VerificationError as exc:
                 self.refused(exc, "nothing was unpickled")
                 raise
         assert verified.model_bytes is not None  # verify_package captures it by default
         pipeline, codes = None, None
         try:
-            if self.settings.precompute:  # 4. unpickle and answer every input in the sandbox
-                answer = answer_in_sandbox(verified.model_bytes)
+            if sandbox is not None:  # 4. unpickle and answer every input in the sandbox
+                answer = sandbox.answer(verified.model_bytes)
                 codes = answer.codes
                 self.check_features(answer.features)  # 5
             else:  # 4. unpickle in this process, for per-call predictions
@@ -163,15 +169,16 @@ class PackageLoader:
             logger.warning("model package %s is not pinned (package_sha256 unset); sha256=%s", self.object_name, digest)
         return digest
 
-    def verify(self, package: Path, keyring: Keyring | CertificateTrust) -> VerifiedPackage:
-        """3. Signature, members, binding to this model and ``min_sequence``."""
+    def verify(self, package: Path, keyring: Keyring | CertificateTrust, digest: str) -> VerifiedPackage:
+        """3. Signature, members, binding to this model and ``min_sequence``; logged with the file's *digest*."""
         verified = verify_package(package, keyring, self.expect)
         manifest = verified.manifest
         logger.info(
-            "model package %s verified (key id %s, sequence %s)",
+            "model package %s verified (key id %s, sequence %s, sha256 %s)",
             self.object_name,
             getattr(manifest, "key_id", "?"),
             getattr(manifest, "sequence", "?"),
+            digest,
         )
         return verified
 

@@ -1,6 +1,6 @@
 """Unpickle and answer in a throwaway child, so that native code parsing a signed pickle has nothing to reach.
 
-Verification stays in the service process; :func:`answer_in_sandbox` hands the verified bytes to a short-lived
+Verification stays in the service process; a :class:`Sandbox` hands the verified bytes to a short-lived
 child (:mod:`._sandbox_child`) that unpickles them with every check of
 :mod:`diabetes_risk_model.unpickling`, reads the selected features and answers the whole input space, under:
 
@@ -63,29 +63,50 @@ def _environment() -> dict[str, str]:
 CHILD = "diabetes_risk_model.prediction._sandbox_child"
 
 
+class Sandbox:
+    """One confined child, started before the bytes it answers for exist, so that its interpreter start and
+    imports overlap the fetch and verification; :meth:`answer` gives it the verified bytes, once.
+
+    Use it as a context manager: leaving the block kills a child that is still running (one never given
+    bytes, after a refusal in verification, or one that outlived an exception).
+    """
+
+    def __init__(self, limits: SandboxLimits | None = None, module: str = CHILD) -> None:
+        self.limits = limits = limits or SandboxLimits()
+        command = [sys.executable, "-s", "-m", module, str(limits.memory_bytes), str(limits.cpu_seconds)]
+        self._child = subprocess.Popen(  # our interpreter and module, no shell
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=_environment(), cwd="/", start_new_session=True,
+        )  # fmt: skip
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._child.poll() is None:
+            os.killpg(self._child.pid, signal.SIGKILL)
+        self._child.communicate()
+
+    def answer(self, model_bytes: bytes | memoryview) -> SandboxAnswer:
+        """Unpickle *model_bytes* (already verified) and answer every input in the child; see the module."""
+        child, limits = self._child, self.limits
+        try:
+            output, _ = child.communicate(bytes(model_bytes), timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise UnsafeModel(f"wall-clock limit of {limits.wall_seconds:g} s reached", limit="wall-clock") from None
+        if child.returncode < 0:
+            raise _signalled(-child.returncode, limits)
+        if child.returncode != 0:
+            raise UnsafeModel(f"the sandbox exited with status {child.returncode}", limit="")
+        return _parse(output, limits)
+
+
 def answer_in_sandbox(model_bytes: bytes | memoryview, limits: SandboxLimits | None = None) -> SandboxAnswer:
-    """Unpickle *model_bytes* (already verified) and answer every input in a confined child; see the module."""
-    return run_child(CHILD, model_bytes, limits or SandboxLimits())
-
-
-def run_child(module: str, model_bytes: bytes | memoryview, limits: SandboxLimits) -> SandboxAnswer:
-    """Run ``python -m`` *module* (:data:`CHILD`, or another child speaking its protocol) under *limits*."""
-    command = [sys.executable, "-s", "-m", module, str(limits.memory_bytes), str(limits.cpu_seconds)]
-    child = subprocess.Popen(  # our interpreter and module, no shell
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env=_environment(), cwd="/", start_new_session=True,
-    )  # fmt: skip
-    try:
-        output, _ = child.communicate(bytes(model_bytes), timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.communicate()
-        raise UnsafeModel(f"wall-clock limit of {limits.wall_seconds:g} s reached", limit="wall-clock") from None
-    if child.returncode < 0:
-        raise _signalled(-child.returncode, limits)
-    if child.returncode != 0:
-        raise UnsafeModel(f"the sandbox exited with status {child.returncode}", limit="")
-    return _parse(output, limits)
+    """Start a :class:`Sandbox` and answer *model_bytes* in it (for callers with the bytes already at hand)."""
+    with Sandbox(limits) as sandbox:
+        return sandbox.answer(model_bytes)
 
 
 def _signalled(number: int, limits: SandboxLimits) -> UnsafeModel:
@@ -137,4 +158,4 @@ def _refusal(answer: dict[str, Any]) -> VerificationError:
     return refusal
 
 
-__all__ = ["CHILD", "SandboxAnswer", "SandboxLimits", "answer_in_sandbox", "run_child"]
+__all__ = ["CHILD", "Sandbox", "SandboxAnswer", "SandboxLimits", "answer_in_sandbox"]

@@ -5,6 +5,7 @@ sockets, processes and writable files; malformed answers are refusals."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from diabetes_risk_model.errors import UnsafeModel, UnsafeModelState
 from diabetes_risk_model.prediction import sandbox
 from diabetes_risk_model.prediction.features import selected_features
-from diabetes_risk_model.prediction.sandbox import SandboxLimits, answer_in_sandbox, run_child
+from diabetes_risk_model.prediction.sandbox import Sandbox, SandboxLimits, answer_in_sandbox
 from diabetes_risk_model.prediction.table import TABLE_SIZE, answer_codes
 from diabetes_risk_model.signing import Keyring
 from tests.support.forge import signed_model_bytes, with_kd_tree_state, with_model_string, with_tree_state
@@ -27,6 +28,14 @@ from tests.unpickling.test_state_lightgbm import CONTROLS as BOOSTER_ATTACKS
 from tests.unpickling.test_state_tree import ATTACKS as TREE_ATTACKS
 
 UNCHECKED = "tests.support.unchecked_child"
+
+
+def run_child(module: str, data: bytes, limits: SandboxLimits) -> Any:
+    """*data* answered by the sandbox's child *module* (our own, or one speaking its protocol)."""
+    with Sandbox(limits, module) as child:
+        return child.answer(data)
+
+
 FAST = SandboxLimits(memory_bytes=3 * 1024**3, cpu_seconds=15, wall_seconds=40)
 
 
@@ -153,6 +162,14 @@ def test_the_child_is_first_in_line_for_the_out_of_memory_killer_and_has_its_lim
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.split() == ["1000", str(2**33), "7", "0"], result.stderr[-500:]
+
+
+def test_a_sandbox_left_without_bytes_leaves_no_process_behind() -> None:
+    """After a refusal in verification the loader leaves the block without answering: the child is killed."""
+    with Sandbox(FAST) as sandbox:
+        pid = sandbox._child.pid
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 def test_the_child_gets_no_credential_of_the_service(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,7 +91,8 @@ class DiabetesRiskModel(MLModel):
         )
         started = time.monotonic()
         loaded = PackageLoader(self.settings, self.object_name, expect, self.metrics).load()
-        self._answers = AnswerTable(loaded.pipeline, precompute=self.settings.precompute, codes=loaded.codes)
+        self._pipeline = loaded.pipeline
+        self._answers = AnswerTable(loaded.pipeline, precompute=self.settings.precompute)
         elapsed = time.monotonic() - started
         self.package = loaded
         self._report(loaded, elapsed)
@@ -140,8 +141,8 @@ class DiabetesRiskModel(MLModel):
 
     @property
     def pipeline(self) -> Any:
-        """The unpickled pipeline with ``precompute: false``; ``None`` when it was loaded in the sandbox."""
-        return self.package.pipeline
+        """The verified, unpickled pipeline."""
+        return self._pipeline
 
 
 __all__ = ["DiabetesRiskModel"]

@@ -40,9 +40,10 @@ LABEL org.opencontainers.image.title="diabetes_risk_model_service" \
       org.opencontainers.image.base.name="docker.io/library/python:3.11-slim"
 
 # libgomp1: OpenMP runtime that LightGBM (imported by pycaret pipelines) links against.
+# libseccomp2: the loading sandbox's seccomp filter (pyseccomp loads it with ctypes).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install --yes --no-install-recommends libgomp1 \
+    && apt-get install --yes --no-install-recommends libgomp1 libseccomp2 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 service \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -104,6 +104,12 @@ security: install ## bandit (medium+ severity) on our package; pickle use is rev
 .PHONY: check
 check: lint typecheck security test ## Everything CI runs
 
+FUZZ_CASES ?= 100000
+.PHONY: fuzz
+fuzz: install ## Fuzz the restricted loader with FUZZ_CASES mutants of a real pipeline (counts, slowest case, peak memory)
+	@test -n "$(NOTEBOOK_DATA)" || { echo "error: set DIABETES_DATA to the training CSV (or put it in data/)" >&2; exit 2; }
+	$(PYTHON) -m tests.support.fuzz --cases $(FUZZ_CASES) --data "$(NOTEBOOK_DATA)"
+
 .PHONY: bench
 bench: install ## Run the benchmarks (verification throughput, service load)
 	$(PYTHON) benchmarks/bench_verify.py

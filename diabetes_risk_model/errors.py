@@ -228,6 +228,32 @@ class UnsafeObjectGraph(VerificationError):
     """The loaded object holds a type, a callable or a cache setting outside the reviewed lists."""
 
 
+class UnsafeModelState(VerificationError):
+    """A model object's state breaks a rule native code relies on (``path``: the object, ``rule``: the rule).
+
+    Raised before the state reaches the library that would trust it (a tree's node arrays, a LightGBM model
+    string, an array's shape), or after loading when the pipeline's wiring or size is not what training produces.
+    """
+
+    def __init__(self, path: str, rule: str) -> None:
+        super().__init__(f"model state at {path} refused: {rule}", path=path, rule=rule)
+        self.path = path
+        self.rule = rule
+
+
+class UnsafeModel(VerificationError):
+    """Loading the model in the sandbox crashed, hung, hit a limit or answered malformed output.
+
+    ``limit`` is the limit reached (``memory``, ``cpu``, ``wall-clock``, ``output``) or empty; ``signal`` the
+    signal that ended the child, if one did.
+    """
+
+    def __init__(self, message: str, *, limit: str, **context: Any) -> None:
+        super().__init__(f"model refused by the sandbox: {message}", limit=limit, **context)
+        self.limit = limit
+        self.signal: str | None = context.get("signal")
+
+
 # -- prediction --------------------------------------------------------------
 
 

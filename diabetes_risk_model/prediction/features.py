@@ -29,9 +29,9 @@ def selected_features(pipeline: Any) -> list[str]:
     return [str(name) for name in names]
 
 
-def feature_mismatch(pipeline: Any) -> FeatureMismatch | None:
-    """The refusal to raise (or log) when the selected features are not exactly the API's inputs, else None."""
-    selected = selected_features(pipeline)
+def feature_mismatch(selected: list[str]) -> FeatureMismatch | None:
+    """The refusal to raise (or log) when the *selected* features (:func:`selected_features`) are not exactly
+    the API's inputs, else None."""
     missing = [name for name in API_FEATURES if name not in selected]
     extra = [name for name in selected if name not in API_FEATURES]
     if not missing and not extra:

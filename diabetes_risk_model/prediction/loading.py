@@ -11,7 +11,9 @@
    binding the package to this model's name, version, parameters version and ``min_sequence``
    (:class:`Rollback` below it).
 4. **Unpickle** exactly the verified bytes (:attr:`VerifiedPackage.model_bytes`) through
-   :func:`unpickling.restricted_loads`.
+   :func:`unpickling.restricted_loads`: with ``precompute: true`` (the default) in the sandbox
+   (:mod:`.sandbox`), a confined child that also answers every input and returns only the answers; with
+   ``precompute: false`` in this process, outside the sandbox's protection.
 5. **Feature check.** The pipeline's selected features must be exactly the API's inputs
    (:mod:`.features`); ``feature_check: warn`` logs instead of refusing.
 
@@ -22,11 +24,14 @@ removed either way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from diabetes_risk_model.errors import (
     BindingMismatch,
@@ -36,9 +41,10 @@ from diabetes_risk_model.errors import (
     VerificationError,
 )
 from diabetes_risk_model.files import sha256_file
-from diabetes_risk_model.prediction.features import feature_mismatch
+from diabetes_risk_model.prediction.features import feature_mismatch, selected_features
 from diabetes_risk_model.prediction.metrics import LoadMetrics
 from diabetes_risk_model.prediction.retry import download_with_retries
+from diabetes_risk_model.prediction.sandbox import Sandbox
 from diabetes_risk_model.prediction.settings import ModelSettings, redact_url
 from diabetes_risk_model.signing import CertificateTrust, Expectation, Keyring, VerifiedPackage, verify_package
 from diabetes_risk_model.storage import open_store
@@ -74,15 +80,17 @@ def verification_keyring(settings: ModelSettings) -> Keyring | CertificateTrust:
 
 @dataclass(frozen=True)
 class LoadedPackage:
-    """What a successful load yields: the pipeline, the verified manifest, and the package file's digest."""
+    """What a successful load yields: the answers (``codes``, from the sandbox) or, with ``precompute: false``,
+    the unpickled pipeline; the verified manifest; and the package file's digest."""
 
     pipeline: Any
+    codes: np.ndarray | None
     manifest: Any
     sha256: str
 
 
 class PackageLoader:
-    """Fetch → pin check → verify → unpickle → feature check, for one object in one store."""
+    """Fetch → pin check → verify → unpickle and answer (in the sandbox) → feature check, for one object."""
 
     def __init__(self, settings: ModelSettings, object_name: str, expect: Expectation, metrics: LoadMetrics) -> None:
         self.settings = settings
@@ -92,23 +100,35 @@ class PackageLoader:
         self.where = f"{redact_url(settings.store_url)}/{settings.model_files_bucket}/{object_name}"
 
     def load(self) -> LoadedPackage:
+        # with precompute, the sandbox starts now: its imports overlap steps 0-3, and it is killed on a refusal
+        with Sandbox() if self.settings.precompute else contextlib.nullcontext() as sandbox:
+            return self._load(sandbox)
+
+    def _load(self, sandbox: Sandbox | None) -> LoadedPackage:
         keyring = verification_keyring(self.settings)  # 0
         with tempfile.TemporaryDirectory(prefix="drm-package-") as tmp:
             package = self.fetch(Path(tmp) / self.object_name)  # 1
             try:
                 digest = self.check_pin(package)  # 2
-                verified = self.verify(package, keyring)  # 3
+                verified = self.verify(package, keyring, digest)  # 3
             except VerificationError as exc:
                 self.refused(exc, "nothing was unpickled")
                 raise
+        assert verified.model_bytes is not None  # verify_package captures it by default
+        pipeline, codes = None, None
         try:
-            pipeline = self.unpickle(verified)  # 4
-            self.check_features(pipeline)  # 5
+            if sandbox is not None:  # 4. unpickle and answer every input in the sandbox
+                answer = sandbox.answer(verified.model_bytes)
+                codes = answer.codes
+                self.check_features(answer.features)  # 5
+            else:  # 4. unpickle in this process, for per-call predictions
+                pipeline = restricted_loads(verified.model_bytes)
+                self.check_features(selected_features(pipeline))  # 5
         except VerificationError as exc:
             self.refused(exc, "after verification")
             raise
         self.metrics.outcome("ok")
-        return LoadedPackage(pipeline, verified.manifest, digest)
+        return LoadedPackage(pipeline, codes, verified.manifest, digest)
 
     def refused(self, exc: VerificationError, stage: str) -> None:
         self.metrics.outcome(type(exc).__name__)
@@ -149,26 +169,22 @@ class PackageLoader:
             logger.warning("model package %s is not pinned (package_sha256 unset); sha256=%s", self.object_name, digest)
         return digest
 
-    def verify(self, package: Path, keyring: Keyring | CertificateTrust) -> VerifiedPackage:
-        """3. Signature, members, binding to this model and ``min_sequence``."""
+    def verify(self, package: Path, keyring: Keyring | CertificateTrust, digest: str) -> VerifiedPackage:
+        """3. Signature, members, binding to this model and ``min_sequence``; logged with the file's *digest*."""
         verified = verify_package(package, keyring, self.expect)
         manifest = verified.manifest
         logger.info(
-            "model package %s verified (key id %s, sequence %s)",
+            "model package %s verified (key id %s, sequence %s, sha256 %s)",
             self.object_name,
             getattr(manifest, "key_id", "?"),
             getattr(manifest, "sequence", "?"),
+            digest,
         )
         return verified
 
-    def unpickle(self, verified: VerifiedPackage) -> Any:
-        """4. Exactly the verified bytes, through the restricted unpickler."""
-        assert verified.model_bytes is not None  # verify_package captures it by default
-        return restricted_loads(verified.model_bytes)
-
-    def check_features(self, pipeline: Any) -> None:
+    def check_features(self, selected: list[str]) -> None:
         """5. The selected features are the API's inputs (or only a warning, with ``feature_check: warn``)."""
-        mismatch = feature_mismatch(pipeline)
+        mismatch = feature_mismatch(selected)
         if mismatch is None:
             return
         if self.settings.feature_check == "warn":

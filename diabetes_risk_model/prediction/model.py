@@ -91,8 +91,7 @@ class DiabetesRiskModel(MLModel):
         )
         started = time.monotonic()
         loaded = PackageLoader(self.settings, self.object_name, expect, self.metrics).load()
-        self._pipeline = loaded.pipeline
-        self._answers = AnswerTable(loaded.pipeline, precompute=self.settings.precompute)
+        self._answers = AnswerTable(loaded.pipeline, precompute=self.settings.precompute, codes=loaded.codes)
         elapsed = time.monotonic() - started
         self.package = loaded
         self._report(loaded, elapsed)
@@ -141,8 +140,8 @@ class DiabetesRiskModel(MLModel):
 
     @property
     def pipeline(self) -> Any:
-        """The verified, unpickled pipeline."""
-        return self._pipeline
+        """The unpickled pipeline with ``precompute: false``; ``None`` when it was loaded in the sandbox."""
+        return self.package.pipeline
 
 
 __all__ = ["DiabetesRiskModel"]

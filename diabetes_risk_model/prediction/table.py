@@ -75,21 +75,51 @@ def frame_for(keys: list[Key], columns: pd.Index | None = None) -> pd.DataFrame:
     return pd.DataFrame(values, columns=columns, copy=False)
 
 
-class AnswerTable:
-    """Answers for a loaded pipeline: a dictionary over the whole input space, or one pipeline call per key."""
+def answer_codes(pipeline: Any) -> np.ndarray:
+    """The pipeline's label (0 or 1) for every input the API accepts, in :func:`all_keys` order.
 
-    def __init__(self, pipeline: Any, precompute: bool = True) -> None:
+    One batch over the whole input space; a label other than 0 or 1 is a :class:`PredictionError`.
+    """
+    return label_codes(pipeline.predict(frame_for(list(all_keys()))))
+
+
+def label_codes(labels: Any) -> np.ndarray:
+    """Labels as 0/1 codes; any other label is a :class:`PredictionError` naming it."""
+    codes = np.asarray(labels, dtype=np.float64)
+    bad = codes[(codes != 0) & (codes != 1)]
+    if bad.size:
+        try:
+            DiabetesRisk.map(float(bad[0]))
+        except ValueError as exc:
+            raise PredictionError(str(exc)) from None
+        raise PredictionError(f"the model answered {float(bad[0])!r}, which is not a label (0 or 1)")
+    return codes.astype(np.intp)
+
+
+#: How many inputs the API accepts: the length of an answer table.
+TABLE_SIZE = int(np.prod(_KEY_SIZES))
+
+
+class AnswerTable:
+    """Answers for a loaded model: a dictionary over the whole input space, or one pipeline call per key."""
+
+    def __init__(self, pipeline: Any = None, precompute: bool = True, codes: np.ndarray | None = None) -> None:
+        """From *codes* (:func:`answer_codes`, computed elsewhere), else from *pipeline*: precomputed, or
+        called per key with ``precompute=False``."""
         self._pipeline = pipeline
         self._columns = pd.Index(FEATURE_COLUMNS)
         self._template = np.full((1, len(FEATURE_COLUMNS)), np.nan, dtype=np.float64)
         self._outputs = {risk: DiabetesRiskModelOutput(diabetes_risk=risk) for risk in DiabetesRisk}
         self._table: dict[Key, DiabetesRiskModelOutput] = {}
         self._dense: np.ndarray | None = None  # label codes (0/1) in all_keys() order, for batches
-        if precompute:
-            keys = list(all_keys())
-            labels = pipeline.predict(frame_for(keys, self._columns))
-            self._table = {key: self._output(label) for key, label in zip(keys, labels, strict=True)}
-            self._dense = self._label_codes(labels)
+        if codes is None and precompute:
+            codes = answer_codes(pipeline)
+        if codes is not None:
+            if codes.shape != (TABLE_SIZE,):
+                raise PredictionError(f"an answer table has {TABLE_SIZE} labels, not {codes.shape}")
+            by_code = [self._outputs[DiabetesRisk.NO_DIABETES], self._outputs[DiabetesRisk.DIABETES]]
+            self._table = {key: by_code[code] for key, code in zip(all_keys(), codes.tolist(), strict=True)}
+            self._dense = codes
 
     @property
     def precomputed(self) -> bool:
@@ -135,22 +165,17 @@ class AnswerTable:
         else:
             values = np.full((len(keys), len(FEATURE_COLUMNS)), np.nan, dtype=np.float64)
             values[:, _API_INDEXES] = keys
-            codes = self._label_codes(self._pipeline.predict(pd.DataFrame(values, columns=self._columns, copy=False)))
+            codes = label_codes(self._pipeline.predict(pd.DataFrame(values, columns=self._columns, copy=False)))
         return list(_RISK_VALUES[codes].tolist())
-
-    def _label_codes(self, labels: Any) -> np.ndarray:
-        """The pipeline's labels as 0/1 codes; any other label is a :class:`PredictionError`."""
-        codes = np.asarray(labels, dtype=np.float64)
-        bad = codes[(codes != 0) & (codes != 1)]
-        if bad.size:
-            self._output(bad[0])  # raises, naming the label
-        return codes.astype(np.intp)
 
 
 __all__ = [
+    "TABLE_SIZE",
     "AnswerTable",
     "Key",
     "all_keys",
+    "answer_codes",
     "frame_for",
     "key_for",
+    "label_codes",
 ]

@@ -5,7 +5,7 @@ Callers hand it the bytes a package verifier hashed (:attr:`diabetes_risk_model.
 nothing here reads files or knows about signatures.
 """
 
+from diabetes_risk_model.unpickling._load import restricted_loads
 from diabetes_risk_model.unpickling._policy import ALLOWED_NAMES, GRAPH_CALLABLES, LOADED_TYPES, PickleLimits
-from diabetes_risk_model.unpickling._unpickler import restricted_loads
 
 __all__ = ["ALLOWED_NAMES", "GRAPH_CALLABLES", "LOADED_TYPES", "PickleLimits", "restricted_loads"]

@@ -133,6 +133,10 @@ class PickleLimits:
     The real pipelines measured while deriving the lists (2-7 MB) use at most about 30,000 opcodes, 6,000 memo
     entries and a MARK depth of 12; ``test_default_limits_leave_room_for_the_real_pipeline`` loads the smoke
     pipeline under limits about ten times tighter than these defaults.
+
+    The structural caps (``REDUCE``/``NEWOBJ`` opcodes, objects the graph walk visits, estimators, total tree
+    nodes, total array bytes) are sized from the same measurements; the figures and margins are in
+    ``docs/security.md``.
     """
 
     max_opcodes: int = 5_000_000
@@ -140,3 +144,9 @@ class PickleLimits:
     max_mark_depth: int = 64
     max_graph_depth: int = 200
     max_seconds: float = 60.0
+    max_reduces: int = 20_000
+    max_newobjs: int = 20_000
+    max_graph_objects: int = 500_000
+    max_estimators: int = 5_000
+    max_tree_nodes: int = 2_000_000
+    max_array_bytes: int = 512 * 1024 * 1024

@@ -10,18 +10,21 @@ job could still ship ``os.system``. The rule, opcode by opcode (lists in :mod:`.
    ``object.__new__``: no constructor runs. ``REDUCE`` (a call with arguments) is admitted only for the
    reviewed :data:`~._policy.CALLABLES`, each with an argument check (:mod:`._calls`) that runs
    before the call. ``INST``/``OBJ`` (which call a class with arguments) and persistent ids are refused.
-3. **State** (``BUILD``) goes only to an object this stream just created, once; a state that names a joblib
-   cache (``memory``/``_memory`` not ``None``) is refused before any ``__setstate__`` runs; without a
-   ``__setstate__``, only a dict of string keys is applied (no ``setattr`` on slots or properties).
+3. **State** (``BUILD``) goes only to an object this stream just created and nothing has used yet (passed to a
+   call or held in another object's state), once, and a state object is applied once; a state that names a
+   joblib cache (``memory``/``_memory`` not ``None``) is refused, and state that native code will trust
+   (arrays, dtypes, trees, LightGBM model strings) is checked by :class:`~._state.StateGate`, before any
+   ``__setstate__`` runs; without a ``__setstate__``, only a dict of string keys is applied.
 4. **Containers**: ``APPEND(S)`` only into lists, ``SETITEM(S)`` only into dicts, ``ADDITEMS`` only into sets
    (else pickle would call the object's own ``append``/``extend``/``__setitem__``/``add``), and keys are
    strings, bytes, small ints or short flat tuples of them (:func:`._calls.is_flat_key`), so no single
    opcode can spend unbounded time hashing or comparing.
-5. **Limits** (:class:`~._policy.PickleLimits`): opcodes (each creates at most one object), memo
-   entries, MARK depth, wall time (checked every 64 opcodes); a ``BYTEARRAY8`` longer than the stream is refused
-   before anything is allocated; any byte after ``STOP``, or anything left on the stack, is refused.
-6. After loading, :func:`~._graph.check_object_graph` checks the whole object (types, callables,
-   caching) before :func:`restricted_loads` returns it.
+5. **Limits** (:class:`~._policy.PickleLimits`): opcodes (each creates at most one object), ``REDUCE``
+   and ``NEWOBJ`` counts, memo entries, MARK depth, wall time (checked every 64 opcodes); a ``BYTEARRAY8``
+   longer than the stream is refused before anything is allocated; any byte after ``STOP``, or anything left
+   on the stack, is refused.
+6. After loading, :func:`~._load.restricted_loads` checks the whole object (types, callables, caching,
+   structure, wiring) before returning it.
 
 Refusals are :class:`~diabetes_risk_model.errors.UnsafePickle` (an import) or
 :class:`~diabetes_risk_model.errors.PickleRefused` and its :class:`PickleLimitExceeded` (everything else).
@@ -37,51 +40,19 @@ from __future__ import annotations
 import _compat_pickle
 import collections
 import pickle
-import re
 import struct
 import sys
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from diabetes_risk_model.errors import (
-    DiabetesRiskModelError,
-    PickleLimitExceeded,
-    PickleRefused,
-    UnsafePickle,
-    VerificationError,
-)
+from diabetes_risk_model.errors import PickleLimitExceeded, PickleRefused, UnsafePickle
 from diabetes_risk_model.unpickling._calls import CHECKS, is_flat_key
-from diabetes_risk_model.unpickling._graph import check_object_graph
+from diabetes_risk_model.unpickling._opcodes import DATA_OPCODES, REFUSED_OPCODES, opcode, safe_text
 from diabetes_risk_model.unpickling._policy import ALLOWED_NAMES, CACHE_KEYS, REBUILT_CLASSES, Pair, PickleLimits
-from diabetes_risk_model.unpickling._view_reader import ViewReader
+from diabetes_risk_model.unpickling._state import StateGate
 
-__all__ = ["ALLOWED_NAMES", "PickleLimits", "RestrictedUnpickler", "restricted_loads"]
-
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-
-DATA_OPCODES: tuple[str, ...] = (
-    "PROTO", "FRAME", "NONE", "NEWTRUE", "NEWFALSE", "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1",
-    "LONG4", "FLOAT", "BINFLOAT", "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES",
-    "BINBYTES8", "READONLY_BUFFER", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
-    "EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_LIST", "LIST", "EMPTY_DICT", "EMPTY_SET",
-    "POP", "POP_MARK", "DUP", "GET", "BINGET", "LONG_BINGET", "GLOBAL", "STACK_GLOBAL",
-)  # fmt: skip
-"""Opcodes that only push data, pop, or import through ``find_class``: taken from ``pickle._Unpickler``."""
-
-REFUSED_OPCODES: tuple[str, ...] = ("INST", "OBJ", "PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4", "NEXT_BUFFER")
-"""Never emitted for this project's models: a class called with arguments, persistent ids, extension codes,
-out-of-band buffers."""
-
-
-def _safe_text(text: Any) -> str:
-    """Echo a pickle's module/name only if it is a plain dotted identifier of sane length."""
-    return text if isinstance(text, str) and len(text) <= 100 and _DOTTED.fullmatch(text) else "<non-identifier>"
-
-
-def _opcode(name: str) -> int:
-    return int(getattr(pickle, name)[0])
-
+__all__ = ["ALLOWED_NAMES", "DATA_OPCODES", "REFUSED_OPCODES", "PickleLimits", "RestrictedUnpickler"]
 
 _PurePythonUnpickler: Any = getattr(pickle, "_Unpickler")  # noqa: B009 - typeshed does not describe it
 
@@ -96,7 +67,9 @@ class RestrictedUnpickler(_PurePythonUnpickler):
         self._limits = limits or PickleLimits()
         self._imported: dict[int, tuple[Pair, Any]] = {}  # id -> (pair, object); keeps the objects alive
         self._fresh: dict[int, Any] = {}  # objects this stream created that may still receive one BUILD
-        self._opcodes = 0
+        self._states: dict[int, Any] = {}  # state objects BUILD applied (kept alive so ids stay unique)
+        self._opcodes = self._reduces = self._newobjs = 0
+        self.gate = StateGate(self._limits)
 
     # -- imports ---------------------------------------------------------------------------------------------
 
@@ -107,7 +80,7 @@ class RestrictedUnpickler(_PurePythonUnpickler):
         elif module in _compat_pickle.IMPORT_MAPPING:
             module = _compat_pickle.IMPORT_MAPPING[module]
         if (module, name) not in ALLOWED_NAMES:
-            raise UnsafePickle(_safe_text(module), _safe_text(name))
+            raise UnsafePickle(safe_text(module), safe_text(name))
         __import__(module)
         obj = getattr(sys.modules[module], name)
         self._imported[id(obj)] = ((module, name), obj)
@@ -119,6 +92,9 @@ class RestrictedUnpickler(_PurePythonUnpickler):
         return entry[0] if entry is not None and entry[1] is obj else None
 
     def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickle("pickle", "persistent_load")
+
+    def _refuse_persistent(self) -> None:
         raise UnsafePickle("pickle", "persistent_load")
 
     # -- the loop --------------------------------------------------------------------------------------------
@@ -166,6 +142,17 @@ class RestrictedUnpickler(_PurePythonUnpickler):
         self._fresh[id(obj)] = obj
         return obj
 
+    def _used(self, values: Any) -> None:
+        """*values* (call arguments, items of a state) were handed to another object: no BUILD may change them."""
+        for value in values:
+            self._fresh.pop(id(value), None)
+
+    def _count(self, attribute: str, limit: int, name: str) -> None:
+        count = getattr(self, attribute) + 1
+        setattr(self, attribute, count)
+        if count > limit:
+            raise PickleLimitExceeded(f"pickle stream has more {name} opcodes than the limit", limit=f"max_{name}s")
+
     def load_reduce(self) -> None:
         args, func = self.stack[-1], self.stack[-2]
         pair = self.name_of(func)
@@ -176,8 +163,12 @@ class RestrictedUnpickler(_PurePythonUnpickler):
         if type(args) is not tuple:
             raise PickleRefused("pickle REDUCE arguments are not a tuple")
         check(args, self.name_of)
+        self._count("_reduces", self._limits.max_reduces, "reduce")
+        self._used(args)
         del self.stack[-1]
-        self.stack[-1] = self._created(func(*args))
+        result = func(*args)
+        self.gate.after_call(result)
+        self.stack[-1] = self._created(result)
 
     def _new(self, cls: Any, args: Any, kwargs: Any = None) -> None:
         pair = self.name_of(cls)
@@ -186,6 +177,7 @@ class RestrictedUnpickler(_PurePythonUnpickler):
             raise PickleRefused(f"pickle creates {name} with __new__, which is not allowed", call=name)
         if type(args) is not tuple or args or (kwargs is not None and (type(kwargs) is not dict or kwargs)):
             raise PickleRefused("pickle passes arguments to __new__", call=f"{pair[0]}.{pair[1]}")
+        self._count("_newobjs", self._limits.max_newobjs, "newobj")
         self.append(self._created(cls.__new__(cls)))
 
     def load_newobj(self) -> None:
@@ -199,9 +191,15 @@ class RestrictedUnpickler(_PurePythonUnpickler):
     def load_build(self) -> None:
         state, inst = self.stack.pop(), self.stack[-1]
         if self._fresh.pop(id(inst), None) is not inst:
-            raise PickleRefused("pickle BUILDs state into an object it did not just create")
+            raise PickleRefused("pickle BUILDs state into an object it did not just create, or one already used")
+        if type(state) in (dict, list, tuple) and state:  # containers are unique objects; () and None are not
+            if id(state) in self._states or state is inst:
+                raise PickleRefused("pickle applies one state object to more than one BUILD")
+            self._states[id(state)] = state
         if isinstance(state, dict) and any(state.get(key) is not None for key in CACHE_KEYS):
             raise PickleRefused("pickled state names a joblib cache (memory is not None)", field="memory")
+        self._used(state.values() if type(state) is dict else state if type(state) is tuple else ())
+        self.gate.before_build(inst, state)
         setstate = getattr(inst, "__setstate__", None)
         if setstate is not None:
             setstate(state)
@@ -275,9 +273,6 @@ class RestrictedUnpickler(_PurePythonUnpickler):
     def load_memoize(self) -> None:
         self._memo_checked(_PurePythonUnpickler.load_memoize)
 
-    def _refuse_persistent(self) -> None:
-        raise UnsafePickle("pickle", "persistent_load")
-
 
 _DICTS: tuple[type, ...] = (dict, collections.OrderedDict, collections.defaultdict)
 
@@ -303,28 +298,6 @@ _OVERRIDES: dict[str, Callable[[Any], None]] = {
     "BINPERSID": RestrictedUnpickler._refuse_persistent,
 }
 RestrictedUnpickler.dispatch = {
-    **{_opcode(name): _PurePythonUnpickler.dispatch[_opcode(name)] for name in DATA_OPCODES},
-    **{_opcode(name): handler for name, handler in _OVERRIDES.items()},
+    **{opcode(name): _PurePythonUnpickler.dispatch[opcode(name)] for name in DATA_OPCODES},
+    **{opcode(name): handler for name, handler in _OVERRIDES.items()},
 }
-
-
-def restricted_loads(data: bytes | memoryview, *, limits: PickleLimits | None = None) -> Any:
-    """Unpickle *data* through :class:`RestrictedUnpickler`, then check the object graph before returning it.
-
-    Refusals raise :class:`UnsafePickle`, :class:`PickleRefused` or
-    :class:`~diabetes_risk_model.errors.UnsafeObjectGraph`; any other failure while loading (corrupt stream, an
-    allowed constructor rejecting its state) becomes a :class:`VerificationError` naming only the exception
-    type, never the bytes.
-    """
-    limits = limits or PickleLimits()
-    view = memoryview(data).cast("B")
-    try:
-        loaded = RestrictedUnpickler(ViewReader(view), limits=limits).load()
-        check_object_graph(loaded, limits)
-    except DiabetesRiskModelError:
-        raise
-    except RecursionError:
-        raise PickleLimitExceeded("pickle stream nests deeper than the interpreter allows", limit="depth") from None
-    except Exception as exc:  # anything an untrusted stream can trigger
-        raise VerificationError(f"pickle could not be loaded safely ({type(exc).__name__})") from None
-    return loaded

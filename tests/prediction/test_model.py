@@ -20,6 +20,7 @@ from diabetes_risk_model.errors import (
     UnsafePickle,
     VerificationError,
 )
+from diabetes_risk_model.files import sha256_file
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.retry import RetryPolicy, download_with_retries
 from diabetes_risk_model.prediction.schemas import (
@@ -89,6 +90,17 @@ def test_predictions_equal_the_original_designs_none_filled_frames(
     for item in sample_inputs(60, seed=11):
         original = DiabetesRisk.map(float(artifacts.pipeline.predict(original_design_frame(item))[0]))
         assert model.predict(item).diabetes_risk is original
+
+
+def test_the_verified_line_names_the_key_sequence_and_sha256(
+    artifacts: Artifacts, model_settings: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="diabetes_risk_model.prediction.loading"):
+        model = DiabetesRiskModel(**model_settings)
+    (line,) = [record.getMessage() for record in caplog.records if " verified (" in record.getMessage()]
+    manifest = model.package.manifest
+    assert f"(key id {manifest.key_id}, sequence {manifest.sequence}, sha256 {model.package.sha256})" in line
+    assert model.package.sha256 == sha256_file(artifacts.package)
 
 
 def test_metadata_matches_the_original_design(model_settings: dict[str, object]) -> None:

@@ -10,11 +10,11 @@ import pickletools
 import pytest
 
 from diabetes_risk_model.errors import PickleRefused
+from diabetes_risk_model.unpickling import restricted_loads
 from diabetes_risk_model.unpickling._unpickler import (
     DATA_OPCODES,
     REFUSED_OPCODES,
     RestrictedUnpickler,
-    restricted_loads,
 )
 
 OVERRIDDEN = {

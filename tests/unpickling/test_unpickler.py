@@ -17,7 +17,8 @@ import scipy.sparse
 
 from diabetes_risk_model.errors import UnsafePickle, VerificationError
 from diabetes_risk_model.signing import Expectation, Keyring, build_package, verify_package
-from diabetes_risk_model.unpickling._unpickler import ALLOWED_NAMES, RestrictedUnpickler, restricted_loads
+from diabetes_risk_model.unpickling import restricted_loads
+from diabetes_risk_model.unpickling._unpickler import ALLOWED_NAMES, RestrictedUnpickler
 from tests.support.signing import NAME, PV, VERSION
 
 

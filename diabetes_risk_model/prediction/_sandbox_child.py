@@ -4,10 +4,11 @@ Run by :class:`diabetes_risk_model.prediction.sandbox.Sandbox` as ``python -s -m
 diabetes_risk_model.prediction._sandbox_child MEMORY_BYTES CPU_SECONDS``; never by hand. In order:
 
 1. limits on itself: first in line for the kernel's out-of-memory killer, address space, CPU time, no core
-   file, no file larger than 0 bytes;
+   file;
 2. every module the unpickling allow-list names is imported, so nothing needs a writable file afterwards
    (before any model byte exists: the parent starts the child while it fetches and verifies);
-3. the model bytes from stdin, to EOF;
+3. no file larger than 64 KiB (stderr is a file the parent reads the last line of); the model bytes from
+   stdin, to EOF;
 4. the seccomp filter (:mod:`._seccomp`): no socket, no process, no file opened for writing, no new
    privileges, only the system calls unpickling and prediction make;
 5. restricted unpickling (every Python check of :mod:`diabetes_risk_model.unpickling`), the selected features,
@@ -26,6 +27,8 @@ import resource
 import sys
 from typing import Any
 
+_STDERR_BYTES = 64 * 1024
+
 
 def _limit(memory: int, cpu_seconds: int) -> None:
     try:  # if the pod's memory runs out, the kernel kills this child, not the service
@@ -36,7 +39,6 @@ def _limit(memory: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))  # SIGXCPU, then SIGKILL
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
 
 def _preload() -> None:
@@ -70,7 +72,8 @@ def _answer(data: bytes) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     memory, cpu_seconds = int(argv[0]), int(argv[1])
     _limit(memory, cpu_seconds)
-    _preload()
+    _preload()  # may write caches and logs in the private dir the parent gave it; from here on, only stderr
+    resource.setrlimit(resource.RLIMIT_FSIZE, (_STDERR_BYTES, _STDERR_BYTES))
     data = sys.stdin.buffer.read()
     from diabetes_risk_model.prediction._seccomp import confine
 

@@ -6,7 +6,8 @@ child (:mod:`._sandbox_child`) that unpickles them with every check of
 
 * a seccomp filter (:mod:`._seccomp`): no socket, no process, no file opened for writing;
 * an address-space limit, a CPU-time limit and a wall-clock limit (the child is killed at it);
-* an environment of its own: no credential or setting of the service, one thread per library.
+* an environment of its own: no credential or setting of the service, one thread per library, and a private
+  temp dir (its working directory and home, removed afterwards) for what its libraries write while importing.
 
 Only plain data comes back (the feature names and one ``0``/``1`` per input, in JSON, never a pickle), checked
 here for format and size. A crash, a hang, a limit hit or malformed output is :class:`UnsafeModel`; a refusal
@@ -20,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,13 @@ class SandboxAnswer:
     codes: np.ndarray
 
 
-def _environment() -> dict[str, str]:
+def _environment(private: Path) -> dict[str, str]:
+    """The child's whole environment: none of the service's variables but PATH, and *private* (the child's
+    own temp dir, removed after it) as the only place its libraries may write while they import."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(_PACKAGE_ROOT)}
     env |= {"PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
+    env |= {"HOME": str(private), "TMPDIR": str(private), "MPLCONFIGDIR": str(private / "matplotlib")}
+    env |= {"PYCARET_CUSTOM_LOGGING_PATH": str(private / "pycaret.log")}
     return env | dict.fromkeys(_SINGLE_THREAD, "1")
 
 
@@ -73,19 +79,30 @@ class Sandbox:
 
     def __init__(self, limits: SandboxLimits | None = None, module: str = CHILD) -> None:
         self.limits = limits = limits or SandboxLimits()
+        self._private = tempfile.TemporaryDirectory(prefix="drm-sandbox-")
+        private = Path(self._private.name)
         command = [sys.executable, "-s", "-m", module, str(limits.memory_bytes), str(limits.cpu_seconds)]
-        self._child = subprocess.Popen(  # our interpreter and module, no shell
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=_environment(), cwd="/", start_new_session=True,
-        )  # fmt: skip
+        self._stderr = private / "stderr"
+        try:
+            with self._stderr.open("wb") as stderr:
+                self._child = subprocess.Popen(  # our interpreter and module, no shell
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                    env=_environment(private), cwd=private, start_new_session=True,
+                )  # fmt: skip
+        except BaseException:
+            self._private.cleanup()
+            raise
 
     def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._child.poll() is None:
-            os.killpg(self._child.pid, signal.SIGKILL)
-        self._child.communicate()
+        try:
+            if self._child.poll() is None:
+                os.killpg(self._child.pid, signal.SIGKILL)
+            self._child.communicate()
+        finally:
+            self._private.cleanup()
 
     def answer(self, model_bytes: bytes | memoryview) -> SandboxAnswer:
         """Unpickle *model_bytes* (already verified) and answer every input in the child; see the module."""
@@ -99,7 +116,10 @@ class Sandbox:
         if child.returncode < 0:
             raise _signalled(-child.returncode, limits)
         if child.returncode != 0:
-            raise UnsafeModel(f"the sandbox exited with status {child.returncode}", limit="")
+            last = (self._stderr.read_bytes()[-4096:].strip().splitlines() or [b""])[-1][:300].decode(
+                "utf-8", "replace"
+            )
+            raise UnsafeModel(f"the sandbox exited with status {child.returncode}: {last!r}", limit="")
         return _parse(output, limits)
 
 

@@ -9,7 +9,9 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -158,10 +160,10 @@ def test_the_child_is_first_in_line_for_the_out_of_memory_killer_and_has_its_lim
     code = (
         "import resource; from diabetes_risk_model.prediction._sandbox_child import _limit; _limit(2**33, 7); "
         "print(open('/proc/self/oom_score_adj').read().strip(), resource.getrlimit(resource.RLIMIT_AS)[0], "
-        "resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
+        "resource.getrlimit(resource.RLIMIT_CPU)[0])"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.split() == ["1000", str(2**33), "7", "0"], result.stderr[-500:]
+    assert result.stdout.split() == ["1000", str(2**33), "7"], result.stderr[-500:]
 
 
 def test_a_sandbox_left_without_bytes_leaves_no_process_behind() -> None:
@@ -172,11 +174,29 @@ def test_a_sandbox_left_without_bytes_leaves_no_process_behind() -> None:
         os.kill(pid, 0)
 
 
-def test_the_child_gets_no_credential_of_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_child_gets_no_credential_of_the_service(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("MINIO_SECRET_KEY", "secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    env = sandbox._environment()
+    env = sandbox._environment(tmp_path)
     assert "secret" not in env.values() and not {"MINIO_SECRET_KEY", "AWS_SECRET_ACCESS_KEY"} & set(env)
+
+
+def test_the_child_writes_only_in_its_private_dir_which_is_removed_after(
+    smoke_pipeline: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the image: the service's working directory and home are read-only (here: not ours to touch)."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where tempfile puts the child's private dir
+    tempfile_dir = tempfile.tempdir
+    tempfile.tempdir = None
+    try:
+        with Sandbox(FAST) as child:
+            private = Path(child._private.name)
+            assert private.parent == tmp_path
+            answer = child.answer(pickle.dumps(smoke_pipeline, protocol=5))
+    finally:
+        tempfile.tempdir = tempfile_dir
+    assert answer.codes.shape == (TABLE_SIZE,)
+    assert not private.exists() and list(tmp_path.iterdir()) == []
 
 
 MALFORMED = {

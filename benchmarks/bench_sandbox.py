@@ -25,27 +25,32 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench_service import DEFAULT_DATA, train_pipeline
+from _service_rig import DEFAULT_DATA, train_pipeline
 
 from diabetes_risk_model.prediction.sandbox import answer_in_sandbox
 
-IN_PROCESS = (
-    "import sys; from diabetes_risk_model.unpickling import restricted_loads; "
+LOAD_AND_ANSWER = (
+    "import sys; from {loads} import {name} as loads; "
     "from diabetes_risk_model.prediction.table import answer_codes; "
-    "answer_codes(restricted_loads(open(sys.argv[1], 'rb').read()))"
+    "answer_codes(loads(open(sys.argv[1], 'rb').read()))"
 )
-UNCHECKED = IN_PROCESS.replace(
-    "from diabetes_risk_model.unpickling import restricted_loads", "from pickle import loads as restricted_loads"
-)
+UNCHECKED = LOAD_AND_ANSWER.format(loads="pickle", name="loads")
+IN_PROCESS = LOAD_AND_ANSWER.format(loads="diabetes_risk_model.unpickling", name="restricted_loads")
 IMPORTS = "from diabetes_risk_model.prediction._sandbox_child import _preload; _preload()"
 
 
-def timed(action: object) -> float:
+def timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
-    action()  # type: ignore[operator]
+    action()
     return time.perf_counter() - started
+
+
+def python(code: str, *args: str) -> Callable[[], object]:
+    """A fresh interpreter running *code*, as a timed action."""
+    return lambda: subprocess.run([sys.executable, "-s", "-c", code, *args], check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: training data not found at {args.data}; set DIABETES_DATA or --data", file=sys.stderr)
         return 2
     data = pickle.dumps(train_pipeline(args.data, args.rows_per_class), protocol=5)
-    python = [sys.executable, "-s", "-c"]
     times: dict[str, list[float]] = {"pickle": [], "in-process": [], "sandbox": [], "imports": []}
     answer_in_sandbox(data)  # first, alone: the peak memory of children so far is the sandbox child's
     sandbox_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -66,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         model = Path(tmp) / "model.pkl"
         model.write_bytes(data)
         for _ in range(args.repeat):
-            times["pickle"].append(timed(lambda: subprocess.run([*python, UNCHECKED, str(model)], check=True)))
-            times["in-process"].append(timed(lambda: subprocess.run([*python, IN_PROCESS, str(model)], check=True)))
+            times["pickle"].append(timed(python(UNCHECKED, str(model))))
+            times["in-process"].append(timed(python(IN_PROCESS, str(model))))
             times["sandbox"].append(timed(lambda: answer_in_sandbox(data)))
-            times["imports"].append(timed(lambda: subprocess.run([*python, IMPORTS], check=True)))
+            times["imports"].append(timed(python(IMPORTS)))
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {len(data) / 1e6:.1f} MB pickle")
     for name, values in times.items():

@@ -37,52 +37,30 @@ zero errors and flat RSS. The script prints the figures and the goal verdicts; i
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
 import os
 import pickle
-import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil
+from _load_client import LoadResult, line, request_bodies, run_load, run_soak
+from _service_rig import DEFAULT_DATA, OBJECT_NAME, prepare, start_server, write_config
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(REPO))
-
-import diabetes_risk_model  # noqa: E402
-from diabetes_risk_model.prediction.model import DiabetesRiskModel  # noqa: E402
-from diabetes_risk_model.prediction.schemas import (  # noqa: E402
+from diabetes_risk_model.prediction.model import DiabetesRiskModel
+from diabetes_risk_model.prediction.schemas import (
     FEATURE_COLUMNS,
-    Age,
     DiabetesRisk,
-    DiabetesRiskModelInput,
     DiabetesRiskModelOutput,
-    GeneralHealth,
-    Income,
 )
-from diabetes_risk_model.prediction.settings import ModelSettings  # noqa: E402
-from diabetes_risk_model.prediction.table import AnswerTable, key_for  # noqa: E402
-from diabetes_risk_model.storage import open_store  # noqa: E402
+from diabetes_risk_model.prediction.settings import ModelSettings
+from diabetes_risk_model.prediction.table import AnswerTable, key_for
+from diabetes_risk_model.storage import open_store
 
-NAME = "diabetes_risk_model"
-PARAMETERS_VERSION = "2026_11_22"
-OBJECT_NAME = f"{NAME}-{diabetes_risk_model.__version__}-{PARAMETERS_VERSION}.zip"
-PREDICT_PATH = "/api/models/diabetes_risk_model/prediction"
 METRICS_SLICES = 5  # alternating off/on slices per round of the metrics comparison
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "diabetes_binary_5050split_health_indicators_BRFSS2015.csv"
 
 
 # -- the baselines (imported by the uvicorn subprocesses through PYTHONPATH=benchmarks) -----------
@@ -142,254 +120,6 @@ class UnsignedBaselineModel(DiabetesRiskModel):
 
     def predict(self, data: Any) -> DiabetesRiskModelOutput:
         return self._table.answer(key_for(data))
-
-
-# -- setup ---------------------------------------------------------------------------------------
-
-
-def train_pipeline(csv: Path, rows_per_class: int) -> Any:
-    from diabetes_risk_model.training.smoke import train_smoke_pipeline
-
-    return train_smoke_pipeline(csv, rows=2 * rows_per_class)
-
-
-def prepare(workdir: Path, csv: Path, rows_per_class: int) -> dict[str, Path]:
-    """Signed package + keyring in one store, bare pickle in another; returns their paths."""
-    from diabetes_risk_model.signing import Key, Keyring, build_package
-
-    started = time.perf_counter()
-    pipeline = train_pipeline(csv, rows_per_class)
-    print(f"trained pipeline on {2 * rows_per_class} rows in {time.perf_counter() - started:.1f}s", flush=True)
-    model_pickle = workdir / "model.pkl"
-    model_pickle.write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
-    signing = Keyring([Key.generate("bench", "ecdsa-p256")])
-    keyring = signing.public().save(workdir / "public-keyring.json")
-    package = build_package(
-        workdir / "package",
-        name=NAME,
-        version=diabetes_risk_model.__version__,
-        parameters_version=PARAMETERS_VERSION,
-        model_pickle=model_pickle,
-        extra_members={},
-        keyring=signing,
-    )
-    signed_store = workdir / "signed-store"
-    unsigned_store = workdir / "unsigned-store"
-    for store, source in ((signed_store, package), (unsigned_store, model_pickle)):
-        (store / "model-files").mkdir(parents=True)
-        (store / "model-files" / OBJECT_NAME).write_bytes(source.read_bytes())
-    return {"keyring": keyring, "signed_store": signed_store, "unsigned_store": unsigned_store}
-
-
-def write_config(
-    path: Path, class_path: str, store: Path, keyring: Path, precompute: bool, metrics: bool = False
-) -> Path:
-    config: dict[str, Any] = {
-        "service_title": "Diabetes Risk Model Service (benchmark)",
-        "version": diabetes_risk_model.__version__,
-        "models": [
-            {
-                "class_path": class_path,
-                "create_endpoint": True,
-                "configuration": {
-                    "model_parameters_version": PARAMETERS_VERSION,
-                    "model_files_bucket": "model-files",
-                    "minio_url": store.resolve().as_uri(),
-                    "keyring_path": str(keyring),
-                    "storage_attempts": 1,
-                    "precompute": precompute,
-                    # The smoke pipeline's feature selection keeps PhysicalHealth instead of GeneralHealth;
-                    # throughput does not depend on which four columns it kept.
-                    "feature_check": "warn",
-                },
-            }
-        ],
-    }
-    if metrics:
-        config["metrics"] = {"enabled": True}
-    path.write_text(json.dumps(config))  # JSON is YAML
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    cold_start: float
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_server(config: Path, log: Path, timeout: float = 180.0) -> Server:
-    port = free_port()
-    env = dict(os.environ)
-    env["REST_CONFIG"] = str(config)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(BENCH_DIR), env.get("PYTHONPATH", "")])
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "diabetes_risk_model.service.app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    started = time.perf_counter()
-    with log.open("ab") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-    deadline = started + timeout
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return Server(process, port, time.perf_counter() - started)
-        except OSError:
-            pass
-        time.sleep(0.02)
-    process.kill()
-    raise RuntimeError(f"server not ready within {timeout}s; see {log}")
-
-
-# -- the load client ---------------------------------------------------------------------------
-
-
-def request_bodies(count: int, seed: int = 1) -> list[bytes]:
-    rng = random.Random(seed)
-    bodies = []
-    for _ in range(count):
-        item = DiabetesRiskModelInput(
-            body_mass_index=rng.randint(15, 60),
-            general_health=rng.choice(list(GeneralHealth)),
-            age=rng.choice(list(Age)),
-            income=rng.choice(list(Income)),
-        )
-        bodies.append(item.model_dump_json(exclude_none=True).encode())
-    return bodies
-
-
-def encode_request(port: int, body: bytes) -> bytes:
-    head = (
-        f"POST {PREDICT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-@dataclass
-class LoadResult:
-    clients: int
-    seconds: float
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-
-    @property
-    def rps(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    def percentile(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-async def _client(port: int, requests: list[bytes], stop_at: float, measure_from: float, result: LoadResult) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    index = random.randrange(len(requests))
-    try:
-        while True:
-            now = time.perf_counter()
-            if now >= stop_at:
-                return
-            writer.write(requests[index % len(requests)])
-            index += 1
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
-            done = time.perf_counter()
-            if now >= measure_from:
-                if status_line.split(b" ", 2)[1:2] == [b"200"] and b"diabetes_risk" in body:
-                    result.latencies.append(done - now)
-                else:
-                    result.errors += 1
-    finally:
-        writer.close()
-
-
-async def _load(port: int, clients: int, seconds: float, warmup: float, requests: list[bytes]) -> LoadResult:
-    start = time.perf_counter()
-    measure_from = start + warmup
-    stop_at = measure_from + seconds
-    result = LoadResult(clients, seconds)
-    tasks = [_client(port, requests, stop_at, measure_from, result) for _ in range(clients)]
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    result.errors += sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
-    return result
-
-
-def run_load(port: int, clients: int, seconds: float, warmup: float, bodies: list[bytes]) -> LoadResult:
-    requests = [encode_request(port, body) for body in bodies]
-    return asyncio.run(_load(port, clients, seconds, warmup, requests))
-
-
-async def _sample_rss(pid: int, stop: asyncio.Event, samples: list[int], every: float) -> None:
-    process = psutil.Process(pid)
-    while not stop.is_set():
-        samples.append(process.memory_info().rss)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
-
-
-def run_soak(server: Server, clients: int, seconds: float, bodies: list[bytes]) -> tuple[LoadResult, list[int]]:
-    requests = [encode_request(server.port, body) for body in bodies]
-    samples: list[int] = []
-
-    async def soak() -> LoadResult:
-        stop = asyncio.Event()
-        sampler = asyncio.create_task(_sample_rss(server.process.pid, stop, samples, 1.0))
-        result = await _load(server.port, clients, seconds, 2.0, requests)
-        stop.set()
-        await sampler
-        return result
-
-    return asyncio.run(soak()), samples
-
-
-# -- main ------------------------------------------------------------------------------------------
-
-
-def line(label: str, result: LoadResult) -> str:
-    return (
-        f"  {label:<9} clients={result.clients:>3}  {result.rps:8.1f} req/s  p50={result.percentile(0.50):7.2f} ms  "
-        f"p99={result.percentile(0.99):7.2f} ms  n={len(result.latencies):>6}  errors={result.errors}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

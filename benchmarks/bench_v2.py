@@ -8,7 +8,7 @@ the same random valid rows for every variant:
   and 10,000), one tensor per field as ``tests/service/test_v2_tritonclient.py`` sends them.
 
 Each variant runs ``--duration`` seconds after ``--warmup`` with ``--clients`` keep-alive HTTP/1.1 clients
-(asyncio streams, request bodies encoded before the clock starts; see ``bench_service.py``). Rows/s is
+(asyncio streams, request bodies encoded before the clock starts; see ``_load_client.py``). Rows/s is
 answered rows (200 and an output) per second. Goal: >= 100,000 rows/s at batch 10,000. The script prints
 the figures and the verdict; it asserts nothing.
 
@@ -27,7 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_service import DEFAULT_DATA, PREDICT_PATH, LoadResult, _load, prepare, start_server, write_config
+from _load_client import LoadResult, generate_load
+from _service_rig import DEFAULT_DATA, PREDICT_PATH, prepare, start_server, write_config
 
 from diabetes_risk_model.prediction.model import DiabetesRiskModel
 from diabetes_risk_model.prediction.schemas import Age, GeneralHealth, Income
@@ -67,7 +68,7 @@ def http_request(port: int, path: str, body: bytes) -> bytes:
 
 
 def measure(port: int, requests: list[bytes], clients: int, seconds: float, warmup: float) -> LoadResult:
-    return asyncio.run(_load(port, clients, seconds, warmup, requests))
+    return asyncio.run(generate_load(port, clients, seconds, warmup, requests))
 
 
 def line(label: str, batch: int, result: LoadResult) -> str:

@@ -98,11 +98,15 @@ class Sandbox:
 
     def __exit__(self, *exc_info: object) -> None:
         try:
-            if self._child.poll() is None:
-                os.killpg(self._child.pid, signal.SIGKILL)
-            self._child.communicate()
+            self._kill()
         finally:
             self._private.cleanup()
+
+    def _kill(self) -> None:
+        """Kill the child's process group if the child still runs, and reap it."""
+        if self._child.poll() is None:
+            os.killpg(self._child.pid, signal.SIGKILL)
+        self._child.communicate()
 
     def answer(self, model_bytes: bytes | memoryview) -> SandboxAnswer:
         """Unpickle *model_bytes* (already verified) and answer every input in the child; see the module."""
@@ -110,17 +114,18 @@ class Sandbox:
         try:
             output, _ = child.communicate(bytes(model_bytes), timeout=limits.wall_seconds)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
+            self._kill()
             raise UnsafeModel(f"wall-clock limit of {limits.wall_seconds:g} s reached", limit="wall-clock") from None
         if child.returncode < 0:
             raise _signalled(-child.returncode, limits)
         if child.returncode != 0:
-            last = (self._stderr.read_bytes()[-4096:].strip().splitlines() or [b""])[-1][:300].decode(
-                "utf-8", "replace"
-            )
-            raise UnsafeModel(f"the sandbox exited with status {child.returncode}: {last!r}", limit="")
+            raise UnsafeModel(f"the sandbox exited with status {child.returncode}: {self._last_error()!r}", limit="")
         return _parse(output, limits)
+
+    def _last_error(self) -> str:
+        """The last line the child wrote to stderr (at most 300 characters): why it exited."""
+        lines = self._stderr.read_bytes()[-4096:].strip().splitlines()
+        return lines[-1][:300].decode("utf-8", "replace") if lines else ""
 
 
 def answer_in_sandbox(model_bytes: bytes | memoryview, limits: SandboxLimits | None = None) -> SandboxAnswer:

@@ -166,6 +166,12 @@ def test_the_child_is_first_in_line_for_the_out_of_memory_killer_and_has_its_lim
     assert result.stdout.split() == ["1000", str(2**33), "7"], result.stderr[-500:]
 
 
+def test_a_child_that_exits_with_an_error_is_a_refusal_naming_its_last_line() -> None:
+    with pytest.raises(UnsafeModel) as info:  # json.tool takes the limits for file names, and exits 2
+        run_child("json.tool", b"{}", FAST)
+    assert "exited with status 2" in str(info.value) and "No such file" in str(info.value), str(info.value)
+
+
 def test_a_sandbox_left_without_bytes_leaves_no_process_behind() -> None:
     """After a refusal in verification the loader leaves the block without answering: the child is killed."""
     with Sandbox(FAST) as sandbox:

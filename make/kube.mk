@@ -26,6 +26,8 @@ MINIO_SERVICE_USER ?= model-service
 MINIO_RELEASE ?= minio
 MINIO_ROOT_SECRET ?= minio-root-credentials
 MINIO_VALUES ?= kubernetes/minio_values.yaml
+# A second values file given after MINIO_VALUES, e.g. the image names of a mirror where quay.io is unreachable.
+MINIO_EXTRA_VALUES ?=
 DRM_TOOLS ?= $(HOME)/.cache/drm-tools
 # A chart directory (default: the one scripts/install_deploy_tools.sh unpacks) or a repo reference (minio/minio).
 MINIO_CHART ?= $(DRM_TOOLS)/charts/minio
@@ -116,6 +118,39 @@ for name, value in pin.items():
 endef
 export KUBE_PIN_PY
 
+# kube-minio's and kube-deploy's check of the nodes (`kubectl get nodes -o json` on stdin): at least one node is
+# Ready, and, for kube-deploy, an image named without a registry (IMAGE's default, built by `make build-image`)
+# is on a Ready node already: nothing could pull it. argv: target, image (may be empty).
+define KUBE_NODES_PY
+import json, sys
+target, image = sys.argv[1], sys.argv[2]
+nodes = json.load(sys.stdin)["items"]
+ready = [n for n in nodes if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))]
+if not ready:
+    sys.exit(f"{target}: no node of the cluster is Ready (kubectl get nodes)")
+first = image.split("/")[0]
+local = "/" not in image or not ("." in first or ":" in first or first == "localhost")
+if image and local:
+    names = {"docker.io/library/" + image if "/" not in image else "docker.io/" + image, image}
+    if not any(names & set(name for i in n["status"].get("images", []) for name in i.get("names", [])) for n in ready):
+        sys.exit(f"{target}: image {image} is on no Ready node and has no registry to pull it from; "
+                 "load it into the nodes' container runtime (make build-image, then import it)")
+endef
+export KUBE_NODES_PY
+kube_need_nodes = @$(KUBECTL) get nodes -o json --request-timeout=10s | $(PYTHON) -c "$$KUBE_NODES_PY" $@ "$(1)"
+
+# kube-config's guard against rollback: the deployed ConfigMap's MODEL_MIN_SEQUENCE (stdin, may be empty) is the
+# floor; a PACKAGE with a lower sequence is refused unless ALLOW_ROLLBACK=1. argv: the package's sequence, allow.
+define KUBE_ROLLBACK_PY
+import sys
+current, sequence, allow = sys.stdin.read().strip(), int(sys.argv[1]), sys.argv[2] == "1"
+if current and sequence < int(current) and not allow:
+    sys.exit(f"kube-config: PACKAGE has sequence {sequence}, below the deployed minimum {current} "
+             "(rollback refused; ALLOW_ROLLBACK=1 lowers the minimum)")
+endef
+export KUBE_ROLLBACK_PY
+ALLOW_ROLLBACK ?=
+
 # kube-upload's Python: wait for the port-forward, check the file still has the verified digest, upload it with the
 # storage API (which makes the bucket) under the name the service fetches, and print the pin the service needs.
 # Credentials travel in the environment, never on a command line.
@@ -178,9 +213,12 @@ kube-minio: ## Install/upgrade MinIO with its Helm chart and kubernetes/minio_va
 	$(call kube_need_tool,$(HELM))
 	$(call kube_need_tool,$(KUBECTL))
 	$(if $(filter /% ./% ../%,$(MINIO_CHART)),$(call kube_need_file,$(MINIO_CHART)/Chart.yaml,run: bash scripts/install_deploy_tools.sh))
+	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
 	$(kube_need_api)
+	$(call kube_need_nodes,)
 	$(HELM) upgrade --install $(MINIO_RELEASE) $(MINIO_CHART) --namespace $(KUBE_NAMESPACE) \
-		--values $(MINIO_VALUES) --wait --timeout $(KUBE_ROLLOUT_TIMEOUT)
+		--values $(MINIO_VALUES) $(if $(MINIO_EXTRA_VALUES),--values $(MINIO_EXTRA_VALUES)) \
+		--wait --wait-for-jobs --timeout $(KUBE_ROLLOUT_TIMEOUT)
 
 kube-upload: ## Verify PACKAGE (a signed model zip) with MODEL_PUBLIC_KEYRING and upload it to MinIO (temporary port-forward)
 	$(call kube_need_tool,$(KUBECTL))
@@ -210,6 +248,8 @@ kube-config: ## Create/update the service's ConfigMap from PACKAGE: config file,
 	pin="$$($(PYTHON) -c "$$KUBE_PIN_PY" kube-config "$(PACKAGE)" "$(MODEL_PUBLIC_KEYRING)" "$(MODEL_PARAMETERS_VERSION)" serve)" || exit 1; \
 	set -a; eval "$$pin"; set +a; \
 	$(kube_api_check); \
+	$(KUBECTL) get configmap $(SERVICE_CONFIGMAP) --namespace $(KUBE_NAMESPACE) --ignore-not-found \
+		-o jsonpath='{.data.MODEL_MIN_SEQUENCE}' | $(PYTHON) -c "$$KUBE_ROLLBACK_PY" "$$MODEL_MIN_SEQUENCE" "$(ALLOW_ROLLBACK)" || exit 1; \
 	echo "kube-config: serving $$MODEL_OBJECT sequence=$$MODEL_MIN_SEQUENCE sha256=$$MODEL_PACKAGE_SHA256"; \
 	$(KUBECTL) create configmap $(SERVICE_CONFIGMAP) --namespace $(KUBE_NAMESPACE) \
 		--from-file=$(notdir $(SERVICE_CONFIG_FILE))=$(SERVICE_CONFIG_FILE) \
@@ -221,7 +261,9 @@ kube-config: ## Create/update the service's ConfigMap from PACKAGE: config file,
 
 kube-deploy: ## Apply the service's Deployment and Service and wait until it is ready
 	$(call kube_need_tool,$(KUBECTL))
+	$(call kube_need_file,$(PYTHON),the project's Python; set PYTHON=...)
 	$(kube_need_api)
+	$(call kube_need_nodes,$(IMAGE))
 	$(KUBECTL) apply -f kubernetes/model_service.yaml
 	$(KUBECTL) rollout status deployment/$(SERVICE_DEPLOYMENT) --namespace $(KUBE_NAMESPACE) --timeout $(KUBE_ROLLOUT_TIMEOUT)
 

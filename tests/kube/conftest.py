@@ -1,7 +1,10 @@
-"""A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager v1.33.13) for tests/kube.
+"""A real Kubernetes cluster for tests/kube: the control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler v1.33.13) and one node (containerd, the kubelet, CoreDNS).
 
-Started once per test run on 127.0.0.1 in a temp dir and stopped at the end. Missing binaries are a failure
-naming the build script, never a skip: CI builds them (make control-plane).
+Started once per test run on 127.0.0.1 in temp dirs and stopped at the end, when the machine is checked for
+anything the node left behind (links, routes, iptables rules, kernel settings, mounts, network namespaces,
+processes, cgroups): a leak fails the run. Missing binaries are a failure naming the build script, never a skip:
+CI builds them (make control-plane).
 """
 
 from __future__ import annotations
@@ -13,22 +16,36 @@ from collections.abc import Iterator
 import pytest
 
 from tests.kube.control_plane import ControlPlane, ControlPlaneError
+from tests.kube.node import HostState, Node
 
 # Namespaces that belong to the cluster itself; everything else is removed after each test.
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 
 
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """The control plane and its node, Ready; afterwards both stopped and the machine as it was before."""
+    before = HostState.read()
     plane = ControlPlane(tmp_path_factory.mktemp("control-plane"))
+    member = Node(tmp_path_factory.mktemp("drm-node"), plane)
     try:
         plane.start()
+        member.start()
     except ControlPlaneError as exc:
+        plane.stop()
         pytest.fail(str(exc), pytrace=False)
     try:
-        yield plane
+        yield member
     finally:
+        member.stop()
         plane.stop()
+        leaks = before.differences(HostState.read())
+        assert not leaks, "the test node changed the machine:\n" + "\n".join(leaks)
+
+
+@pytest.fixture(scope="session")
+def control_plane(node: Node) -> ControlPlane:
+    return node.plane
 
 
 def _namespaces(plane: ControlPlane) -> set[str]:

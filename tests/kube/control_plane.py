@@ -1,10 +1,10 @@
-"""A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and kube-controller-manager.
+"""A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager, kube-scheduler.
 
 Built by scripts/build_control_plane.sh (v1.33.13, cached in $DRM_TOOLS/bin/kubernetes-v1.33.13; etcd from
 Debian). Everything lives in one temp directory: certificates (a throwaway CA, the API server's serving
-certificate, the service-account key pair), a random admin token, the kubeconfig, etcd's data and the logs.
-Every port is a free one on 127.0.0.1. There is no kubelet and no scheduler: pods are created and admitted
-(PodSecurity included) but stay Pending.
+certificate, its client certificate for kubelets, the service-account key pair), random admin and node tokens,
+the kubeconfigs, etcd's data and the logs. Every port is a free one on 127.0.0.1. Pods run once a node joins
+(tests/kube/node.py).
 
 Run on its own for a manual session:  python tests/kube/control_plane.py /tmp/cp   (Ctrl-C or kill stops it)
 """
@@ -37,6 +37,8 @@ TOOLS = Path(os.environ.get("DRM_TOOLS") or Path.home() / ".cache" / "drm-tools"
 BIN = TOOLS / "bin" / f"kubernetes-{K8S_VERSION}"
 BUILD_HINT = "run: bash scripts/build_control_plane.sh (or make control-plane)"
 SERVICE_CIDR = "10.96.0.0/24"
+# The node's name is the address the API server dials its kubelet at (logs, exec, port-forward).
+NODE_NAME = "127.0.0.1"
 
 
 class ControlPlaneError(RuntimeError):
@@ -112,12 +114,35 @@ def write_pki(pki: Path) -> None:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    # The API server's identity towards kubelets (logs, exec, port-forward): system:masters passes their webhook.
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver-kubelet-client"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     files = {
         "ca.crt": ca.public_bytes(serialization.Encoding.PEM),
         "ca.key": _pem_key(ca_key),
         "apiserver.crt": cert.public_bytes(serialization.Encoding.PEM),
         "apiserver.key": _pem_key(key),
+        "kubelet-client.crt": client.public_bytes(serialization.Encoding.PEM),
+        "kubelet-client.key": _pem_key(client_key),
         "sa.key": _pem_key(sa_key),
         "sa.pub": sa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -131,14 +156,18 @@ def write_pki(pki: Path) -> None:
 
 @dataclass
 class ControlPlane:
-    """etcd + kube-apiserver + kube-controller-manager in ``root``; ``start()`` returns once the API is ready."""
+    """etcd, kube-apiserver, kube-controller-manager and kube-scheduler in ``root``; ``start()`` returns once the
+    API is ready and the controllers run. ``node_name`` may join with ``node_kubeconfig`` (tests/kube/node.py)."""
 
     root: Path
     etcd_port: int = field(default_factory=free_port)
     etcd_peer_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     kcm_port: int = field(default_factory=free_port)
+    scheduler_port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    node_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    node_name: str = NODE_NAME
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -148,6 +177,11 @@ class ControlPlane:
     @property
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
+
+    @property
+    def node_kubeconfig(self) -> Path:
+        """The kubelet's: user system:node:<node_name> in group system:nodes (Node authorizer, NodeRestriction)."""
+        return self.root / "node.kubeconfig"
 
     @property
     def kubectl_binary(self) -> Path:
@@ -212,20 +246,21 @@ class ControlPlane:
             return False
         return self.kubectl("get", "--raw", "/readyz", check=False, timeout=10).returncode == 0
 
-    def write_kubeconfig(self) -> None:
+    def write_kubeconfig(self, path: Path, token: str) -> None:
         ca = self.root / "pki" / "ca.crt"
         text = (
             "apiVersion: v1\nkind: Config\n"
             f"clusters:\n- name: drm-test\n  cluster:\n    server: {self.server}\n    certificate-authority: {ca}\n"
-            f"users:\n- name: admin\n  user:\n    token: {self.token}\n"
-            "contexts:\n- name: drm-test\n  context:\n    cluster: drm-test\n    user: admin\n"
+            f"users:\n- name: user\n  user:\n    token: {token}\n"
+            "contexts:\n- name: drm-test\n  context:\n    cluster: drm-test\n    user: user\n"
             "current-context: drm-test\n"
         )
-        self.kubeconfig.write_text(text)
-        self.kubeconfig.chmod(0o600)
+        path.write_text(text)
+        path.chmod(0o600)
 
     def start(self, timeout: float = 120.0) -> ControlPlane:
         apiserver, kcm, etcd = binary("kube-apiserver"), binary("kube-controller-manager"), etcd_binary()
+        scheduler = binary("kube-scheduler")
         binary("kubectl")
         for sub in ("logs", "home", "etcd-data", "kcm-certs"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -233,9 +268,13 @@ class ControlPlane:
         pki = self.root / "pki"
         write_pki(pki)
         tokens = pki / "tokens.csv"
-        tokens.write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
+        tokens.write_text(
+            f'{self.token},admin,admin-uid,"system:masters"\n'
+            f'{self.node_token},system:node:{self.node_name},node-uid,"system:nodes"\n'
+        )
         tokens.chmod(0o600)
-        self.write_kubeconfig()
+        self.write_kubeconfig(self.kubeconfig, self.token)
+        self.write_kubeconfig(self.node_kubeconfig, self.node_token)
         try:
             etcd_client = f"http://127.0.0.1:{self.etcd_port}"
             etcd_peer = f"http://127.0.0.1:{self.etcd_peer_port}"
@@ -269,6 +308,8 @@ class ControlPlane:
                     f"--client-ca-file={pki / 'ca.crt'}",
                     f"--token-auth-file={tokens}",
                     "--authorization-mode=Node,RBAC",
+                    f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+                    f"--kubelet-client-key={pki / 'kubelet-client.key'}",
                     f"--service-account-key-file={pki / 'sa.pub'}",
                     f"--service-account-signing-key-file={pki / 'sa.key'}",
                     "--service-account-issuer=https://kubernetes.default.svc",
@@ -298,6 +339,18 @@ class ControlPlane:
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
                 ],
             )
+            self._spawn(
+                "kube-scheduler",
+                [
+                    str(scheduler),
+                    f"--kubeconfig={self.kubeconfig}",
+                    f"--authentication-kubeconfig={self.kubeconfig}",
+                    f"--authorization-kubeconfig={self.kubeconfig}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={self.scheduler_port}",
+                    "--leader-elect=false",
+                ],
+            )
             # The controller manager is up once it has made the "default" ServiceAccount of "default".
             self._wait("kube-controller-manager", self._default_service_account, timeout)
         except BaseException:
@@ -309,7 +362,7 @@ class ControlPlane:
         return self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
 
     def stop(self) -> None:
-        for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
+        for name in ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
             process = self.processes.pop(name, None)
             if process is None or process.poll() is not None:
                 continue

@@ -2,7 +2,8 @@
 
 `kubectl apply --server-side` runs the API server's defaulting, validation and PodSecurity admission; the
 ReplicaSet, StatefulSet and Job controllers then create the pods, which PodSecurity admits or refuses
-(FailedCreate). Nothing here is faked: only the kubelet is missing, so the pods stay Pending.
+(FailedCreate). Admission only: the pods that then run, become Ready and serve are
+tests/kube/test_node_service.py's (these ones lack their Secrets' real values and their images' MinIO names).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def test_every_manifest_and_the_minio_chart_are_admitted_without_warnings(cluste
         problems.append(f"namespace {minio_ns} (MinIO's) enforces no PodSecurity level")
 
     # 3. The MinIO chart with our values: helm install (its post-install hook Job is applied next, by kubectl:
-    #    helm would wait for that Job to complete, which needs a kubelet).
+    #    helm would wait for that Job to complete, which needs the images tests/kube/test_node_service.py imports).
     ks.wait_for_service_account(cluster, minio_ns)
     _chart_secrets(cluster, minio_ns)
     helm, chart, values = str(ks.helm()), str(ks.minio_chart()), str(ks.KUBERNETES / "minio_values.yaml")

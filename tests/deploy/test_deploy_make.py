@@ -71,7 +71,12 @@ RECORDER = """import json, os, sys
 data = sys.stdin.read() if not sys.stdin.isatty() and "-f" in sys.argv and "-" in sys.argv else ""
 with open(os.environ["STUB_LOG"], "a") as log:
     log.write(json.dumps({"tool": os.path.basename(sys.argv[0]), "argv": sys.argv[1:], "stdin": data}) + "\\n")
+if sys.argv[1:3] == ["get", "nodes"]:  # one Ready node that holds the service image (kube-minio, kube-deploy)
+    image = {"names": ["docker.io/library/diabetes_risk_model_service:0.1.0"]}
+    node = {"status": {"conditions": [{"type": "Ready", "status": "True"}], "images": [image]}}
+    print(json.dumps({"items": [node]}))
 """
+NODES = ["get", "nodes", "-o", "json", "--request-timeout=10s"]
 
 
 def make(
@@ -420,7 +425,7 @@ def test_kube_minio_installs_the_chart_with_our_values(stub_path: tuple[Path, Pa
     assert result.returncode == 0, result.stdout + result.stderr
     recorded = calls(log)
     readyz = ["get", "--raw", "/readyz", "--request-timeout=5s"]
-    assert [c["argv"] for c in recorded if c["tool"] == "kubectl"] == [readyz]
+    assert [c["argv"] for c in recorded if c["tool"] == "kubectl"] == [readyz, NODES]
     ((helm_call),) = [c["argv"] for c in recorded if c["tool"] == "helm"]
     assert helm_call[:4] == ["upgrade", "--install", "minio", str(chart)]
     assert helm_call[helm_call.index("--values") + 1] == "kubernetes/minio_values.yaml"

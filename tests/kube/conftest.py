@@ -17,6 +17,7 @@ import pytest
 
 from tests.kube.control_plane import ControlPlane, ControlPlaneError
 from tests.kube.node import HostState, Node
+from tests.kube.operator_rig import import_images
 
 # Namespaces that belong to the cluster itself; everything else is removed after each test.
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
@@ -46,6 +47,17 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
 @pytest.fixture(scope="session")
 def control_plane(node: Node) -> ControlPlane:
     return node.plane
+
+
+@pytest.fixture(scope="session")
+def node_images(node: Node) -> dict[str, str]:
+    """The service, MinIO and mc images imported into the node; the MinIO chart's values naming them."""
+    return import_images(node)
+
+
+@pytest.fixture
+def cluster_with_images(cluster: ControlPlane, node_images: dict[str, str]) -> ControlPlane:
+    return cluster
 
 
 def _namespaces(plane: ControlPlane) -> set[str]:

@@ -154,8 +154,47 @@ def write_pki(pki: Path) -> None:
         path.chmod(0o600)
 
 
+class Supervisor:
+    """Processes started in their own session, logging to ``root/logs/<name>.log``; for ControlPlane and Node."""
+
+    root: Path
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = (self.root / "logs" / f"{name}.log").open("ab")
+        try:
+            self.processes[name] = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        finally:
+            log.close()
+
+    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                tail = (self.root / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise ControlPlaneError(f"{name} exited with code {process.returncode}:\n{tail}")
+            if ready():
+                return
+            time.sleep(0.25)
+        raise ControlPlaneError(f"{name} was not ready within {timeout:.0f}s; see {self.root / 'logs' / name}.log")
+
+    def _stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 @dataclass
-class ControlPlane:
+class ControlPlane(Supervisor):
     """etcd, kube-apiserver, kube-controller-manager and kube-scheduler in ``root``; ``start()`` returns once the
     API is ready and the controllers run. ``node_name`` may join with ``node_kubeconfig`` (tests/kube/node.py)."""
 
@@ -212,27 +251,6 @@ class ControlPlane:
         if check and result.returncode != 0:
             raise ControlPlaneError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result
-
-    def _spawn(self, name: str, command: list[str]) -> None:
-        log = (self.root / "logs" / f"{name}.log").open("ab")
-        try:
-            self.processes[name] = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-        finally:
-            log.close()
-
-    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            process = self.processes[name]
-            if process.poll() is not None:
-                tail = (self.root / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
-                raise ControlPlaneError(f"{name} exited with code {process.returncode}:\n{tail}")
-            if ready():
-                return
-            time.sleep(0.25)
-        raise ControlPlaneError(f"{name} was not ready within {timeout:.0f}s; see {self.root / 'logs' / name}.log")
 
     def _etcd_ready(self) -> bool:
         try:
@@ -363,15 +381,7 @@ class ControlPlane:
 
     def stop(self) -> None:
         for name in ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
-            process = self.processes.pop(name, None)
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            self._stop(name)
 
     def __enter__(self) -> ControlPlane:
         return self.start()

@@ -26,11 +26,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.kube.control_plane import BIN, TOOLS, ControlPlane, ControlPlaneError, free_port
+from tests.kube.control_plane import BIN, TOOLS, ControlPlane, ControlPlaneError, Supervisor, free_port
 from tests.kube.images import Image, pause_image
 
 BUILD_HINT = "run: make control-plane (scripts/build_control_plane.sh, scripts/build_node.sh)"
@@ -145,7 +144,7 @@ def _node_processes() -> list[str]:
 
 
 @dataclass
-class Node:
+class Node(Supervisor):
     """One node named ``plane.node_name``: containerd, the kubelet and CoreDNS, under ``root``."""
 
     root: Path
@@ -174,27 +173,6 @@ class Node:
     def images(self) -> set[str]:
         return set(self.ctr("images", "list", "-q").stdout.split())
 
-    def _spawn(self, name: str, command: list[str]) -> None:
-        log = (self.root / "logs" / f"{name}.log").open("ab")
-        try:
-            self.processes[name] = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-        finally:
-            log.close()
-
-    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            process = self.processes[name]
-            if process.poll() is not None:
-                tail = (self.root / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
-                raise ControlPlaneError(f"{name} exited with code {process.returncode}:\n{tail}")
-            if ready():
-                return
-            time.sleep(0.2)
-        raise ControlPlaneError(f"{name} was not ready within {timeout:.0f}s; see {self.root / 'logs' / name}.log")
-
     def start(self) -> Node:
         kubelet = _tool(BIN / "kubelet", "the kubelet")
         coredns = _tool(TOOLS / "bin" / "coredns", "CoreDNS")
@@ -212,6 +190,7 @@ class Node:
             self._containerd()
             self.import_image(pause_image(self.root / "images"))
             self._coredns(coredns)
+            self._node_role()
             kubelet_started = time.monotonic()
             self._kubelet(kubelet)
             self.wait_ready()
@@ -333,6 +312,23 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
                 return False
         return answer[:2] == b"\xab\xcd" and answer[3] & 0x0F == 0  # our id, rcode NOERROR
 
+    def _node_role(self) -> None:
+        """The ``system:node`` role for the node's group, beside the Node authorizer.
+
+        The Node authorizer lets a kubelet read a pod's Secrets and ConfigMaps only once its graph links the pod to
+        the node, which lags the scheduler by a moment; a kubelet that asks first is denied and reports
+        FailedMount ("no relationship found between node ... and this object") before it retries. RBAC's
+        ``system:node`` role answers instead when the graph has no opinion yet.
+        """
+        binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "drm-test-nodes"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}],
+        }
+        self.plane.kubectl("apply", "-f", "-", input=json.dumps(binding))
+
     def _kubelet(self, kubelet: Path) -> None:
         config = f"""apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -362,8 +358,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 maxPods: 30
 serializeImagePulls: false
-# Volumes read their ConfigMaps and Secrets straight from the API server: a watch cache that has not synced yet
-# under load makes the kubelet report FailedMount and retry, an event that would read as a failure.
+# Volumes read their ConfigMaps and Secrets straight from the API server, with no watch to sync first.
 configMapAndSecretChangeDetectionStrategy: Get
 """
         (self.root / "kubelet.yaml").write_text(config)
@@ -424,14 +419,3 @@ configMapAndSecretChangeDetectionStrategy: Get
             for child in sorted(parent.glob("**/"), key=lambda p: -len(p.parts)):
                 with contextlib.suppress(OSError):
                     child.rmdir()
-
-    def _stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)

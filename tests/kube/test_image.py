@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import random
 import secrets
 import shutil
 import subprocess
@@ -28,10 +27,11 @@ import pytest
 
 import diabetes_risk_model
 from diabetes_risk_model.files import sha256_file
-from diabetes_risk_model.prediction.schemas import Age, DiabetesRisk, DiabetesRiskModelInput, GeneralHealth, Income
+from diabetes_risk_model.prediction.schemas import DiabetesRisk
 from diabetes_risk_model.signing import Key, Keyring, build_package, verify_package
 from diabetes_risk_model.storage import open_store
 from tests.kube import kube_support as ks
+from tests.kube.operator_rig import api_inputs
 from tests.support.inputs import pipeline_frame
 from tests.support.minio_server import MinioServer, free_port
 
@@ -194,21 +194,7 @@ def served(image: str, minio_server: MinioServer, api_pipeline: Any, tmp_path: P
 
 def test_the_image_serves_the_pipelines_predictions_locked_down(served: tuple[str, str, Any]) -> None:
     url, name, pipeline = served
-    rng = random.Random(11)
-    inputs = [
-        DiabetesRiskModelInput.model_validate(
-            {"body_mass_index": 32, "general_health": "FAIR", "age": "SIXTY_TO_SIXTY_FOUR", "income": "LESS_THAN_10K"}
-        ),
-        DiabetesRiskModelInput(),
-    ] + [
-        DiabetesRiskModelInput(
-            body_mass_index=rng.randint(15, 60),
-            general_health=rng.choice(list(GeneralHealth)),
-            age=rng.choice(list(Age)),
-            income=rng.choice(list(Income)),
-        )
-        for _ in range(20)
-    ]
+    inputs = api_inputs()
     expected = [DiabetesRisk.map(float(y)) for y in pipeline.predict(pipeline_frame(inputs))]
     for item, want in zip(inputs, expected, strict=True):
         status, body = http(f"{url}{PREDICT}", item.model_dump(mode="json", exclude_none=True))

@@ -137,8 +137,9 @@ BROKEN = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_a_missing_key_or_image_fails_the_pod_with_the_reason_named_in_describe(
-    cluster: ControlPlane, case: str
+    cluster_with_images: ControlPlane, case: str
 ) -> None:
+    cluster = cluster_with_images
     namespace = f"drm-broken-{case}"
     space = ks.documents(ks.KUBERNETES / "namespace.yaml")[0]
     space["metadata"]["name"] = namespace

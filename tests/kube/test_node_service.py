@@ -25,7 +25,7 @@ from tests.kube import kube_support as ks
 from tests.kube.control_plane import ControlPlane, free_port
 from tests.kube.load import PREDICT, Load, ready_endpoints
 from tests.kube.node import Node
-from tests.kube.operator_rig import Operator, Release, api_inputs, import_images, local_volumes, output
+from tests.kube.operator_rig import Operator, Release, api_inputs, local_volumes, output
 
 NAMESPACE = "model-services"
 DEPLOYMENT = "diabetes-risk-model-service"
@@ -33,7 +33,7 @@ SERVICE = "diabetes-risk-model-service"
 SELECTOR = "app.kubernetes.io/name=diabetes-risk-model-service"
 # `kubectl rollout status` reports a refused rollout once progressDeadlineSeconds pass; the shipped 120 s is
 # shortened to this for the refusal tests only (docs/operators.md says so), to keep the suite short.
-TEST_PROGRESS_DEADLINE = 30
+TEST_PROGRESS_DEADLINE = 15
 # Not failures: a probe that fails while a pod is still starting or refusing is how Kubernetes learns it; the
 # scheduler's first look at a MinIO pod may come before the volume controller bound its claim (it retries).
 EXPECTED_WARNINGS = {"Unhealthy": "", "FailedScheduling": "pod has unbound immediate PersistentVolumeClaims"}
@@ -89,6 +89,17 @@ def answers_of(plane: ControlPlane) -> set[tuple[int, str]]:
     return found
 
 
+def wait_for_log(plane: ControlPlane, pod: str, text: str, timeout: float = 120) -> str:
+    """The pod's log once it holds ``text``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = kubectl(plane, "logs", pod, check=False)
+        if text in logs:
+            return logs
+        assert time.monotonic() < deadline, f"{pod} never logged {text!r}:\n{logs[-3000:]}"
+        time.sleep(1)
+
+
 def expected(release: Release) -> set[tuple[int, str]]:
     return set(enumerate(release.answers))
 
@@ -125,11 +136,11 @@ def failed_events(plane: ControlPlane, namespace: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def deployed(
-    node: Node, tmp_path_factory: pytest.TempPathFactory, diabetes_csv: Path, api_pipelines: tuple[Any, Any]
+    node: Node, node_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory, api_pipelines: tuple[Any, Any]
 ) -> Iterator[Deployed]:
     plane = node.plane
     home = tmp_path_factory.mktemp("operator")
-    operator = Operator(plane, home, import_images(node))
+    operator = Operator(plane, home, node_images)
     first, second = api_pipelines
     releases = {
         "first": operator.release(first, "2026_12_01", 100),
@@ -359,9 +370,10 @@ def test_a_refused_package_never_takes_traffic_and_undo_returns_to_health(
             refused = newest_pods(plane)
             assert refused and not any(is_ready(p) for p in refused)
             for pod in refused:
+                logs = wait_for_log(plane, pod["metadata"]["name"], "model loading refused")
                 status, _ = http_get(f"{pod['status']['podIP']}:8000", "/api/health/ready")
                 assert status == 503
-                logs = kubectl(plane, "logs", pod["metadata"]["name"])
+                assert not is_ready(json.loads(kubectl(plane, "get", "pod", pod["metadata"]["name"], "-o", "json")))
                 refusals = [line for line in logs.splitlines() if "model loading refused" in line]
                 assert len(refusals) == 1 and reason in refusals[0], logs[-3000:]
                 assert "Traceback" not in logs, logs[-3000:]
@@ -392,12 +404,13 @@ def test_minio_unreachable_at_pod_start_new_pods_wait_then_become_ready(healthy:
     try:
         with Load(plane, NAMESPACE, SERVICE, bodies()) as load:
             kubectl(plane, "rollout", "restart", f"deployment/{DEPLOYMENT}")
-            time.sleep(30)  # long enough for a new pod to start, find no MinIO, and keep waiting
+            time.sleep(2)
             waiting = newest_pods(plane)
-            assert waiting and not any(is_ready(p) for p in waiting)
-            for pod in waiting:
-                logs = kubectl(plane, "logs", pod["metadata"]["name"])
-                assert "waiting for storage" in logs, logs[-3000:]
+            assert waiting
+            for pod in waiting:  # started, found no MinIO, and keeps waiting (not Ready, not restarted)
+                wait_for_log(plane, pod["metadata"]["name"], "waiting for storage")
+            time.sleep(5)
+            assert not any(is_ready(p) for p in newest_pods(plane))
             kubectl(plane, "scale", "statefulset", "minio", "--replicas=2")
             code, text, elapsed = rollout_status(plane)
             assert code == 0, text

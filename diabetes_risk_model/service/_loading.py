@@ -26,7 +26,7 @@ from rest_model_service.schemas import HealthStatus, ReadinessStatus, StartupSta
 from rest_model_service.status_manager import StatusManager
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from diabetes_risk_model.errors import DiabetesRiskModelError
+from diabetes_risk_model.errors import DiabetesRiskModelError, StorageError, VerificationError
 from diabetes_risk_model.prediction.metrics import LoadMetrics
 from diabetes_risk_model.service._engine import add_prediction_route
 from diabetes_risk_model.service._errors import MODELS_PREFIX, error_response
@@ -87,9 +87,10 @@ class ModelLoader:
     def _run_logged(self) -> None:
         try:
             self.run()
-        except DiabetesRiskModelError as exc:
-            # A refusal of ours (pin, signature, sequence, state, storage given up): one line that names it.
-            logger.error("model loading refused; the service stays not ready: %s: %s", type(exc).__name__, exc)
+        except (VerificationError, StorageError):
+            pass  # the loader logged the refusal, or storage giving up, as one line naming it
+        except DiabetesRiskModelError as exc:  # ours, e.g. a configuration error: one line, no traceback
+            logger.error("model loading failed; the service stays not ready: %s: %s", type(exc).__name__, exc)
         except Exception:
             logger.error("model loading failed; the service stays not ready", exc_info=True)
 

@@ -370,11 +370,11 @@ def test_a_refused_package_never_takes_traffic_and_undo_returns_to_health(
             refused = newest_pods(plane)
             assert refused and not any(is_ready(p) for p in refused)
             for pod in refused:
-                logs = wait_for_log(plane, pod["metadata"]["name"], "model loading refused")
+                logs = wait_for_log(plane, pod["metadata"]["name"], f"{current.package.name} refused, ")
                 status, _ = http_get(f"{pod['status']['podIP']}:8000", "/api/health/ready")
                 assert status == 503
                 assert not is_ready(json.loads(kubectl(plane, "get", "pod", pod["metadata"]["name"], "-o", "json")))
-                refusals = [line for line in logs.splitlines() if "model loading refused" in line]
+                refusals = [line for line in logs.splitlines() if " refused, " in line]
                 assert len(refusals) == 1 and reason in refusals[0], logs[-3000:]
                 assert "Traceback" not in logs, logs[-3000:]
             kubectl(plane, "rollout", "undo", f"deployment/{DEPLOYMENT}")
